@@ -1,0 +1,1 @@
+"""workflowapp: a host for WorkflowGen workflow applications."""
