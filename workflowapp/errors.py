@@ -24,6 +24,7 @@ WorkflowGen shows to the administrator. Messages never contain secrets or stack 
         ├── RateLimited          <429>                  502  rate limited (retries exhausted)
         ├── QuotaExhausted       <429>                  502  insufficient_quota: billing, not a rate
         ├── ContentFiltered      content_filter         502  the provider's content filter fired
+        ├── DeploymentNotFound   deployment_not_found   502  Azure: no deployment of that name
         ├── UpstreamTimeout      timeout                504  no answer within the timeout
         ├── UpstreamConnectionError connection_error    502  cannot connect / connection dropped
         └── BadUpstreamAnswer    invalid_response       502  an answer we cannot use
@@ -142,7 +143,8 @@ class UpstreamError(AppError):
     """Upstream answered with an error status (after retries, where retrying made sense).
 
     ``http_status`` is the upstream status, ``body`` the upstream body as received (for
-    ``APP_RESPONSE_CONTENT``), ``upstream_code`` the provider's error code if any.
+    ``APP_RESPONSE_CONTENT``), ``upstream_code`` the provider's error code if any;
+    ``retries``, ``request_id`` and ``duration_ms`` are metrics of the failed call.
     """
 
     code = "upstream_error"
@@ -157,6 +159,7 @@ class UpstreamError(AppError):
         upstream_code: str | None = None,
         request_id: str | None = None,
         retries: int = 0,
+        duration_ms: float | None = None,
     ) -> None:
         super().__init__(message)
         self.http_status = http_status
@@ -164,6 +167,7 @@ class UpstreamError(AppError):
         self.upstream_code = upstream_code
         self.request_id = request_id
         self.retries = retries
+        self.duration_ms = duration_ms
 
     @property
     def response_status(self) -> str:
@@ -193,6 +197,12 @@ class ContentFiltered(UpstreamError):
     """The provider's content filter rejected the prompt or the completion."""
 
     code = "content_filter"
+
+
+class DeploymentNotFound(UpstreamError):
+    """Azure answered 404 ``DeploymentNotFound``: the URL names no deployment of the resource."""
+
+    code = "deployment_not_found"
 
 
 class UpstreamTimeout(UpstreamError):
@@ -249,6 +259,7 @@ ERROR_CODES: tuple[type[AppError], ...] = (
     RateLimited,
     QuotaExhausted,
     ContentFiltered,
+    DeploymentNotFound,
     UpstreamTimeout,
     UpstreamConnectionError,
     BadUpstreamAnswer,
