@@ -1,0 +1,102 @@
+"""Settings: precedence, case-insensitive keys, typed host settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workflowapp.errors import ConfigurationError
+from workflowapp.settings import Settings
+
+WEB_CONFIG = """<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <appSettings>
+    <add key="OpenAiApiKey" value="from-web-config" />
+    <add key="OpenAIChatLogLevel" value="3" />
+    <add key="OpenAIChatApiUrl" value="https://llm.example.com/v1/chat/completions" />
+    <add key="WorkflowAppMaxRequestBytes" value="1000" />
+  </appSettings>
+</configuration>
+"""
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    web_config = tmp_path / "web.config"
+    web_config.write_text(WEB_CONFIG, encoding="utf-8")
+    env_file = tmp_path / ".env"
+    env_file.write_text("OPENAICHATLOGLEVEL=2\nEchoLogLevel=1\n", encoding="utf-8")
+    return web_config, env_file
+
+
+def test_precedence_environment_then_env_file_then_web_config(files: tuple[Path, Path]) -> None:
+    web_config, env_file = files
+    settings = Settings.load({"openaiapikey": "from-env"}, env_file=env_file,
+                             web_config=web_config)
+    assert settings.get("OpenAIApiKey") == "from-env"
+    assert settings.get("OpenAIChatLogLevel") == "2"
+    assert settings.get("EchoLogLevel") == "1"
+    assert settings.max_request_bytes == 1000
+
+
+def test_both_documented_spellings_address_one_key(files: tuple[Path, Path]) -> None:
+    web_config, env_file = files
+    settings = Settings.load({}, env_file=env_file, web_config=web_config)
+    assert settings.get("OpenAIApiKey") == settings.get("OpenAiApiKey") == "from-web-config"
+    assert settings.get("OpenAiChatLogLevel") == "2"
+
+
+def test_paths_come_from_the_environment(files: tuple[Path, Path]) -> None:
+    web_config, env_file = files
+    settings = Settings.load(
+        {"WORKFLOWAPP_WEB_CONFIG": str(web_config), "WORKFLOWAPP_ENV_FILE": str(env_file)}
+    )
+    assert settings.get("OpenAIChatApiUrl") == "https://llm.example.com/v1/chat/completions"
+
+
+def test_defaults_and_missing_files(tmp_path: Path) -> None:
+    settings = Settings.load({}, env_file=tmp_path / "none", web_config=tmp_path / "none")
+    assert settings.max_request_bytes == 30_000_000
+    assert settings.get("WorkflowAppLogPath") == "./logs"
+    assert settings.get("OpenAIApiKey") is None
+    assert settings.credentials is None
+
+
+def test_empty_value_counts_as_absent() -> None:
+    assert Settings({"OpenAIApiKey": ""}).get("OpenAIApiKey", "d") == "d"
+
+
+def test_allowed_hosts_default_and_explicit() -> None:
+    settings = Settings({"OpenAIChatApiUrl": "https://Res.openai.azure.com/openai/v1/chat"})
+    assert settings.allowed_hosts == {"api.openai.com", "res.openai.azure.com"}
+    explicit = Settings({"WorkflowAppAllowedHosts": "a.example, *.b.example"})
+    assert explicit.allowed_hosts == {"a.example", "*.b.example"}
+
+
+def test_path_map_longest_prefix_first() -> None:
+    settings = Settings({"WorkflowAppPathMap": r"\\wfgen=/mnt/a;\\wfgen\storage=/mnt/b"})
+    assert [m.source for m in settings.path_map] == [r"\\wfgen\storage", r"\\wfgen"]
+    with pytest.raises(ConfigurationError, match="from=to"):
+        _ = Settings({"WorkflowAppPathMap": "nonsense"}).path_map
+
+
+def test_bad_numbers_are_configuration_errors() -> None:
+    with pytest.raises(ConfigurationError, match="WorkflowAppMaxRequestBytes"):
+        _ = Settings({"WorkflowAppMaxRequestBytes": "lots"}).max_request_bytes
+
+
+def test_hostile_web_config_is_not_expanded(tmp_path: Path) -> None:
+    path = tmp_path / "web.config"
+    path.write_text(
+        '<?xml version="1.0"?><!DOCTYPE c [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        '<configuration><appSettings><add key="K" value="&x;"/></appSettings></configuration>'
+    )
+    with pytest.raises(ConfigurationError, match="entity") as info:
+        Settings.load({}, env_file=tmp_path / "none", web_config=path)
+    assert "root:" not in str(info.value)
+
+
+def test_repr_hides_secrets() -> None:
+    text = repr(Settings({"OpenAIApiKey": "sk-hidden-123456", "WorkflowAppPassword": "pw-xyz"}))
+    assert "sk-hidden-123456" not in text and "pw-xyz" not in text
