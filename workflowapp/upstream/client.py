@@ -1,0 +1,624 @@
+"""The one HTTP client every application uses to reach OpenAI, Azure OpenAI or a compatible server.
+
+A :class:`Client` owns one pooled :class:`requests.Session` (the process holds one Client). Each
+call checks the URL against the allow-list before anything is sent, adds the provider's auth
+header (and Azure's ``api-version``), retries by :mod:`.policy` within an overall deadline, and
+either returns a :class:`Response` (2xx) or raises the most specific
+:class:`~workflowapp.errors.UpstreamError` built by :mod:`.errors`. Redirects are not followed:
+requests would carry the ``api-key`` header to whatever host a redirect names.
+
+Time budget of one call (:class:`CallOptions`):
+
+============  =====================================================================================
+connect       ``connect_timeout`` per attempt (default 5 s)
+read          ``read_timeout`` per socket read (default 600 s, the SDK's); a server that keeps
+              sending keeps the attempt alive
+deadline      ``deadline`` seconds for the whole call, retries and backoff included; ``None``
+              (default) means no overall limit beyond ``(max_retries + 1)`` attempts, as in the SDK.
+              No retry starts, and no backoff is slept, that would end past the deadline, and each
+              attempt's timeouts are cut to what remains.
+============  =====================================================================================
+
+To honour a per-call ``TIMEOUT`` parameter of *t* seconds, pass
+``dataclasses.replace(options, read_timeout=t, deadline=t)``; for ``MAX_RETRIES``,
+``replace(options, max_retries=n)`` (0 disables retrying).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from importlib import metadata
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
+
+from ..errors import ParameterError, UpstreamError, UrlNotAllowed
+from . import policy
+from .errors import (
+    REDACTED,
+    ErrorInfo,
+    Failure,
+    bad_json_error,
+    deadline_error,
+    is_timeout,
+    is_transient,
+    parse_error_body,
+    redact,
+    request_id,
+    status_error,
+    transport_error,
+)
+from .providers import (
+    TOKEN_FIELDS,
+    Adaptation,
+    ChatProfile,
+    Provider,
+    adaptation_for,
+    apply,
+    auth_headers,
+    azure_deployment,
+    prepare_chat_body,
+    with_api_version,
+)
+
+_LOG = logging.getLogger("workflowapp.upstream")
+#: A retry is not started with less than this many seconds left before the deadline.
+MIN_ATTEMPT_SECONDS = 0.1
+_JSON_TYPE = re.compile(r"^application/(?:[\w.+-]*\+)?json\b", re.IGNORECASE)
+_CHARSET = re.compile(r"charset=\"?([\w.:-]+)", re.IGNORECASE)
+_BAD_HEADER_CHARS = re.compile(r"[\r\n\x00]")
+
+
+def _version() -> str:
+    """The package version: ``workflowapp.__version__``, else the installed metadata."""
+    import workflowapp
+
+    version = getattr(workflowapp, "__version__", None)
+    if isinstance(version, str):
+        return version
+    try:
+        return metadata.version("workflowapp")
+    except metadata.PackageNotFoundError:
+        return "dev"
+
+
+USER_AGENT = f"workflowapp/{_version()}"
+
+
+@dataclass(frozen=True)
+class CallOptions:
+    """Timeouts and retry limits of one call (see the module docstring for the time budget)."""
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 600.0
+    deadline: float | None = None
+    max_retries: int = policy.DEFAULT_MAX_RETRIES
+    max_retry_after: float = policy.MAX_RETRY_AFTER
+    azure_api_version: str = "2024-10-21"
+
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "read_timeout", "deadline"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ParameterError(f"{name} must be a number of seconds above 0, not {value!r}")
+        if self.max_retries < 0:
+            raise ParameterError(f"max_retries must be 0 or more, not {self.max_retries!r}")
+        if self.max_retry_after < 0:
+            raise ParameterError(f"max_retry_after must be 0 or more, not {self.max_retry_after}")
+
+
+@dataclass
+class Response:
+    """A successful (2xx) upstream answer, with the metrics of the call."""
+
+    status: int
+    headers: Mapping[str, str]
+    text: str
+    data: Any  # the parsed JSON, or None when the answer is not JSON
+    request_id: str | None
+    retries: int
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class _Payload:
+    """A request body that can be sent again on a retry."""
+
+    data: bytes | list[tuple[str, str]]
+    files: dict[str, tuple[str, bytes, str]] | None
+    content_type: str | None
+    described: str  # what DEBUG logs show of it
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """A call that ended in an error, kept unraised so chat() can still adapt and resend."""
+
+    error: UpstreamError
+    cause: BaseException | None = None
+    info: ErrorInfo | None = None
+
+
+class _NoAuth(AuthBase):
+    """Keeps requests from replacing our auth header with ``~/.netrc`` credentials."""
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        return r
+
+
+class _Profiles:
+    """What each (host, model) was found to reject, kept for the process lifetime."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._profiles: dict[tuple[str, str], ChatProfile] = {}
+
+    def get(self, key: tuple[str, str]) -> ChatProfile | None:
+        with self._lock:
+            return self._profiles.get(key)
+
+    def learn(self, key: tuple[str, str], adaptation: Adaptation) -> None:
+        with self._lock:
+            self._profiles[key] = self._profiles.get(key, ChatProfile()).learn(adaptation)
+
+
+class Client:
+    """The pooled upstream client; thread-safe, one per process.
+
+    :param pool_size: connections kept per host (``pool_maxsize``; never blocks when exceeded).
+    :param allowed_hosts: hosts a URL may name (``*.example.com`` and ``*`` allowed, ports
+        ignored); ``None`` allows every host, an empty collection none.
+    :param session: a session to use instead of a new pooled one (tests).
+    :param sleep, clock, rng, wallclock: injected so tests never wait; ``clock`` is monotonic,
+        ``wallclock`` is Unix time (for HTTP-date ``Retry-After``).
+    """
+
+    def __init__(
+        self,
+        *,
+        pool_size: int = 100,
+        allowed_hosts: Iterable[str] | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+        wallclock: Callable[[], float] = time.time,
+    ) -> None:
+        self._session = session if session is not None else _pooled_session(pool_size)
+        self._allowed = None if allowed_hosts is None else _host_patterns(allowed_hosts)
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+        self._wallclock = wallclock
+        self._profiles = _Profiles()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._session.close()
+
+    def post_json(
+        self,
+        url: str,
+        body: dict[str, Any],
+        *,
+        api_key: str,
+        provider: Provider,
+        options: CallOptions,
+        log: logging.Logger | None = None,
+    ) -> Response:
+        """POST ``body`` as JSON; the 2xx answer, or the translated :class:`UpstreamError`.
+
+        :raises UrlNotAllowed: before anything is sent, for a URL outside the allow-list.
+        :raises UpstreamError: the most specific leaf, after the retries.
+        """
+        target = self._prepare(url, api_key, provider, options)
+        started = self._clock()
+        logger = log or _LOG
+        outcome = self._exchange(
+            target, _json_payload(body), api_key, provider, options, started, logger
+        )
+        return self._finish(outcome, target, api_key, started, logger)
+
+    def post_multipart(
+        self,
+        url: str,
+        *,
+        fields: list[tuple[str, str]],
+        files: dict[str, tuple[str, bytes, str]],
+        api_key: str,
+        provider: Provider,
+        options: CallOptions,
+        log: logging.Logger | None = None,
+    ) -> Response:
+        """POST a multipart form (``files`` as ``name: (filename, bytes, content type)``)."""
+        target = self._prepare(url, api_key, provider, options)
+        started = self._clock()
+        payload = _multipart_payload(fields, files)
+        logger = log or _LOG
+        outcome = self._exchange(target, payload, api_key, provider, options, started, logger)
+        return self._finish(outcome, target, api_key, started, logger)
+
+    def chat(
+        self,
+        url: str,
+        body: dict[str, Any],
+        *,
+        api_key: str,
+        provider: Provider,
+        options: CallOptions,
+        log: logging.Logger | None = None,
+    ) -> Response:
+        """A chat completion: :meth:`post_json` plus the provider and reasoning-model adaptations.
+
+        The body's ``max_tokens`` is sent under the provider's token field; a parameter the model
+        rejects (400 ``unsupported_parameter``/``unsupported_value``) is renamed or dropped and
+        the call resent once per parameter, and the lesson kept for later calls to that
+        (host, model). Resends are not counted in ``retries``.
+        """
+        target = self._prepare(url, api_key, provider, options)
+        started = self._clock()
+        key = _model_key(target, body)
+        sent = prepare_chat_body(body, provider, self._profiles.get(key))
+        tried: set[str] = set()
+        retries = 0
+        logger = log or _LOG
+        while True:
+            payload = _json_payload(sent)
+            outcome = self._exchange(target, payload, api_key, provider, options, started, logger)
+            adaptation = _adaptation(outcome, sent, tried)
+            if adaptation is None:
+                _add_retries(outcome, retries)
+                return self._finish(outcome, target, api_key, started, logger)
+            retries += outcome.error.retries if isinstance(outcome, _Failed) else 0
+            tried.update(TOKEN_FIELDS if adaptation.kind == "rename" else (adaptation.param,))
+            self._profiles.learn(key, adaptation)
+            logger.info("%s", redact(adaptation.describe(key[1] or "?"), api_key))
+            sent = apply(sent, adaptation)
+
+    # -- one call, with retries -------------------------------------------------------------
+
+    def _prepare(self, url: str, api_key: str, provider: Provider, options: CallOptions) -> str:
+        """Check the URL and key before anything is sent; the URL to call."""
+        url = _check_url(url, self._allowed)
+        if not (api_key.isascii() and api_key.isprintable()):
+            raise ParameterError(
+                "API_KEY contains characters a header cannot carry", parameter="API_KEY"
+            )
+        return with_api_version(url, provider, options.azure_api_version)
+
+    def _exchange(
+        self,
+        url: str,
+        payload: _Payload,
+        api_key: str,
+        provider: Provider,
+        options: CallOptions,
+        started: float,
+        log: logging.Logger,
+    ) -> Response | _Failed:
+        """Send ``payload`` until it succeeds or the policy gives up."""
+        failure = Failure(provider, url, api_key)
+        log.debug("request body: %s", redact(payload.described, api_key))
+        attempt = 0
+        while True:
+            timeout = self._timeouts(options, started)
+            if timeout is None:
+                return _Failed(
+                    deadline_error(replace(failure, retries=attempt), options.deadline or 0)
+                )
+            headers = _headers(api_key, provider, payload, attempt)
+            try:
+                answer = self._session.post(
+                    url,
+                    data=payload.data,
+                    files=payload.files,
+                    headers=headers,
+                    timeout=timeout,
+                    allow_redirects=False,
+                    auth=_NoAuth(),
+                )
+            except requests.RequestException as exc:
+                decision = (
+                    self._decide(None, {}, None, attempt, options, started)
+                    if is_transient(exc)
+                    else policy.Decision(None, "")
+                )
+                if decision.delay is None:
+                    failed = replace(failure, retries=attempt, note=decision.reason or None)
+                    return _Failed(self._transport_error(failed, exc, timeout, options), exc)
+                self._backoff(decision, type(exc).__name__, url, api_key, log)
+                attempt += 1
+                continue
+            text = _decode(answer)
+            if 200 <= answer.status_code < 300:
+                return self._success(answer, text, replace(failure, retries=attempt), started)
+            info = parse_error_body(text, answer.headers.get("content-type"))
+            decision = self._decide(
+                answer.status_code, answer.headers, info.retry_code, attempt, options, started
+            )
+            if decision.delay is None:
+                note = decision.reason if policy.retryable_status(answer.status_code) else None
+                failed = replace(failure, retries=attempt, note=note)
+                error = status_error(
+                    failed,
+                    answer.status_code,
+                    text,
+                    answer.headers,
+                    info=info,
+                    reason=answer.reason,
+                )
+                return _Failed(error, None, info)
+            self._backoff(decision, str(answer.status_code), url, api_key, log)
+            attempt += 1
+
+    def _timeouts(self, options: CallOptions, started: float) -> tuple[float, float] | None:
+        """(connect, read) for the next attempt, cut to the deadline; ``None`` if none is left."""
+        if options.deadline is None:
+            return options.connect_timeout, options.read_timeout
+        left = started + options.deadline - self._clock()
+        if left <= 0:
+            return None
+        return min(options.connect_timeout, left), min(options.read_timeout, left)
+
+    def _decide(
+        self,
+        status: int | None,
+        headers: Mapping[str, str],
+        code: str | None,
+        attempt: int,
+        options: CallOptions,
+        started: float,
+    ) -> policy.Decision:
+        """The policy's decision, refused when the wait would run into the deadline."""
+        decision = policy.evaluate(
+            status,
+            headers,
+            code,
+            attempt,
+            options.max_retries,
+            now=self._wallclock(),
+            rng=self._rng(),
+            max_retry_after=options.max_retry_after,
+        )
+        if decision.delay is None or options.deadline is None:
+            return decision
+        ends = self._clock() + decision.delay + MIN_ATTEMPT_SECONDS
+        if ends > started + options.deadline:
+            reason = f"the {options.deadline:g} s deadline left no time for a retry"
+            return policy.Decision(None, reason)
+        return decision
+
+    def _backoff(
+        self, decision: policy.Decision, what: str, url: str, api_key: str, log: logging.Logger
+    ) -> None:
+        """Log the retry and sleep its delay."""
+        log.warning("POST %s -> %s; %s", redact(safe_url(url), api_key), what, decision.reason)
+        self._sleep(decision.delay or 0.0)
+
+    def _transport_error(
+        self,
+        failure: Failure,
+        exc: requests.RequestException,
+        timeout: tuple[float, float],
+        options: CallOptions,
+    ) -> UpstreamError:
+        cut_short = timeout[1] < options.read_timeout or timeout[0] < options.connect_timeout
+        if cut_short and is_timeout(exc) and options.deadline is not None:
+            return deadline_error(failure, options.deadline)
+        return transport_error(failure, exc, connect=timeout[0], read=timeout[1])
+
+    def _success(
+        self, answer: requests.Response, text: str, failure: Failure, started: float
+    ) -> Response | _Failed:
+        content_type = answer.headers.get("content-type", "")
+        data: Any = None
+        if _JSON_TYPE.match(content_type) and answer.status_code != 204:
+            try:
+                data = json.loads(text)
+            except ValueError as exc:
+                return _Failed(
+                    bad_json_error(failure, answer.status_code, text, answer.headers), exc
+                )
+        elif text.lstrip()[:1] in ("{", "["):
+            data = _maybe_json(text)
+        return Response(
+            status=answer.status_code,
+            headers=answer.headers,
+            text=text,
+            data=data,
+            request_id=request_id(answer.headers),
+            retries=failure.retries,
+            duration_ms=(self._clock() - started) * 1000.0,
+        )
+
+    def _finish(
+        self,
+        outcome: Response | _Failed,
+        url: str,
+        api_key: str,
+        started: float,
+        logger: logging.Logger,
+    ) -> Response:
+        """Log the call's one INFO line (and DEBUG body), then return or raise."""
+        duration = (self._clock() - started) * 1000.0
+        if isinstance(outcome, Response):
+            outcome.duration_ms = duration
+            status, retries, rid, body = (
+                str(outcome.status),
+                outcome.retries,
+                outcome.request_id,
+                outcome.text,
+            )
+        else:
+            error = outcome.error
+            error.duration_ms = duration
+            status = str(error.http_status) if error.http_status else error.code
+            retries, rid, body = error.retries, error.request_id, error.body or error.message
+        line = (
+            f"POST {safe_url(url)} -> {status} retries={retries} {duration:.0f} ms request_id={rid}"
+        )
+        logger.info("%s", redact(line, api_key))
+        logger.debug("response body: %s", redact(body, api_key))
+        if isinstance(outcome, _Failed):
+            raise outcome.error from outcome.cause
+        return outcome
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _pooled_session(pool_size: int) -> requests.Session:
+    """A session whose adapters pool ``pool_size`` connections per host and never retry."""
+    session = requests.Session()
+    adapter = HTTPAdapter(
+        pool_connections=16, pool_maxsize=pool_size, pool_block=False, max_retries=0
+    )
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def _host_patterns(hosts: Iterable[str]) -> frozenset[str]:
+    """Allow-list entries, lower-cased, without scheme, port or trailing dot."""
+    patterns = set()
+    for entry in hosts:
+        entry = entry.strip()
+        if not entry:
+            continue
+        if entry == "*":
+            patterns.add("*")
+            continue
+        netloc = entry if "://" in entry else f"//{entry}"
+        host = urlsplit(netloc).hostname or ""
+        if host:
+            patterns.add(host.rstrip("."))
+    return frozenset(patterns)
+
+
+def host_allowed(host: str, patterns: frozenset[str]) -> bool:
+    """Whether ``host`` matches an allow-list entry (``*.example.com`` matches sub-domains only)."""
+    host = host.lower().rstrip(".")
+    if "*" in patterns or host in patterns:
+        return True
+    return any(p.startswith("*.") and host.endswith(p[1:]) for p in patterns)
+
+
+def _check_url(url: str, allowed: frozenset[str] | None) -> str:
+    """``url`` stripped, or an error for a URL we must not call (raised before any send)."""
+    url = url.strip()
+    if _BAD_HEADER_CHARS.search(url) or " " in url:
+        raise ParameterError("URL is not a valid URL", parameter="URL")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ParameterError("URL is not a valid URL", parameter="URL") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise UrlNotAllowed("URL must start with http:// or https://", parameter="URL")
+    if "@" in parts.netloc:
+        raise UrlNotAllowed(
+            "URL must not contain a user name or password; pass the key as API_KEY",
+            parameter="URL",
+        )
+    if not host:
+        raise ParameterError("URL has no host name", parameter="URL")
+    if allowed is not None and not host_allowed(host, allowed):
+        raise UrlNotAllowed(
+            f"URL host {host!r} is not allowed; add it to the WorkflowAppAllowedHosts setting "
+            "to let applications call it",
+            parameter="URL",
+        )
+    return url
+
+
+def safe_url(url: str) -> str:
+    """``url`` for logs: query values other than ``api-version`` replaced, no user info."""
+    parts = urlsplit(url)
+    query = [
+        (name, value if name.lower() == "api-version" else REDACTED)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="[]"), ""))
+
+
+def _headers(api_key: str, provider: Provider, payload: _Payload, attempt: int) -> dict[str, str]:
+    headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+    if api_key:
+        headers.update(auth_headers(provider, api_key))
+    if payload.content_type:
+        headers["Content-Type"] = payload.content_type
+    if attempt:
+        headers["x-retry-count"] = str(attempt)
+    return headers
+
+
+def _json_payload(body: Mapping[str, Any]) -> _Payload:
+    text = json.dumps(body, ensure_ascii=False)
+    return _Payload(text.encode("utf-8"), None, "application/json", text)
+
+
+def _multipart_payload(
+    fields: list[tuple[str, str]], files: dict[str, tuple[str, bytes, str]]
+) -> _Payload:
+    shown = [f"{name}={value}" for name, value in fields]
+    shown += [f"{name}=<{f[0]}, {len(f[1])} bytes, {f[2]}>" for name, f in files.items()]
+    # requests sets the multipart Content-Type itself (it carries the boundary).
+    return _Payload(list(fields), dict(files), None, "multipart: " + ", ".join(shown))
+
+
+def _decode(answer: requests.Response) -> str:
+    """The body as text: the declared charset, else UTF-8 (what JSON APIs send)."""
+    found = _CHARSET.search(answer.headers.get("content-type", ""))
+    encoding = found.group(1) if found else "utf-8-sig"
+    try:
+        return answer.content.decode(encoding, errors="replace")
+    except LookupError:
+        return answer.content.decode("utf-8-sig", errors="replace")
+
+
+def _maybe_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _model_key(url: str, body: Mapping[str, Any]) -> tuple[str, str]:
+    """(host, model) for remembering adaptations: Azure's deployment names the model."""
+    host = (urlsplit(url).hostname or "").lower()
+    model = azure_deployment(url) or body.get("model")
+    return host, model if isinstance(model, str) else ""
+
+
+def _adaptation(
+    outcome: Response | _Failed, body: Mapping[str, Any], tried: set[str]
+) -> Adaptation | None:
+    """The adaptation a rejected chat call calls for, unless that parameter was tried already."""
+    if not isinstance(outcome, _Failed) or outcome.info is None:
+        return None
+    info = outcome.info
+    adaptation = adaptation_for(
+        outcome.error.http_status, info.code, info.param, info.message, body
+    )
+    if adaptation is None or adaptation.param in tried:
+        return None
+    return adaptation
+
+
+def _add_retries(outcome: Response | _Failed, earlier: int) -> None:
+    if isinstance(outcome, Response):
+        outcome.retries += earlier
+    else:
+        outcome.error.retries += earlier
