@@ -1,1 +1,37 @@
-"""workflowapp: a host for WorkflowGen workflow applications."""
+"""workflowapp: a Python host for WorkflowGen workflow applications (OPENAICHAT and its family).
+
+``create_app()`` builds the WSGI application: settings read once, logs configured, one pooled
+upstream client shared by every application of the process.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from .settings import Settings
+    from .upstream import Client
+
+
+def create_app(settings: Settings | None = None, client: Client | None = None) -> Flask:
+    """The Flask WSGI application, configured from ``settings`` (default: read them)."""
+    from . import logs
+    from .apps.call import Services
+    from .settings import Settings
+    from .upstream import Client
+    from .web import create_app as create_web_app
+
+    settings = settings or Settings.load()
+    logs.configure(settings)
+    client = client or Client(
+        pool_size=settings.get_int("WorkflowAppPoolSize"),
+        allowed_hosts=settings.allowed_hosts,
+    )
+    return create_web_app(Services(settings, client))
+
+
+__all__ = ["__version__", "create_app"]

@@ -1,0 +1,439 @@
+"""Running one application on one context: validation, outputs, and the ignore-error rule.
+
+:func:`execute` is the single place where ``APP_RESPONSE_IGNORE_ERROR`` is applied, for every
+application: with ``Y`` any :class:`AppError` becomes a normal reply whose
+``APP_RESPONSE_STATUS``/``APP_RESPONSE_CONTENT`` describe it; otherwise the caller gets the
+error and answers a short text with its HTTP status. Applications only read validated inputs
+from a :class:`Call` and write outputs to it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ..context.model import Context, DataType, FileRef, Value
+from ..errors import (
+    AppError,
+    MissingApiKey,
+    MissingParameter,
+    ParameterError,
+    UpstreamError,
+)
+from ..logs import app_logger, call_secrets
+from ..settings import Settings
+from ..upstream import CallOptions, Client, Provider, Response, detect_provider
+from .registry import App, Param
+
+YES = {"y", "yes", "true", "1"}
+NO = {"n", "no", "false", "0"}
+
+
+@dataclass
+class Services:
+    """What every call may use: the process's settings and its one upstream client."""
+
+    settings: Settings
+    client: Client
+
+
+@dataclass
+class Metrics:
+    """Upstream figures of one call, written to RESULT_RETRIES/_DURATION_MS/_REQUEST_ID."""
+
+    retries: int = 0
+    duration_ms: float = 0.0
+    request_id: str | None = None
+    status: int | None = None
+    content: str | None = None
+
+
+class InternalError(AppError):
+    """An unexpected failure inside the host; details go to the log, never to the reply."""
+
+    code = "internal_error"
+    status = 500
+
+
+@dataclass
+class Call:
+    """One run of an application: validated inputs in, outputs out."""
+
+    app: App
+    context: Context
+    services: Services
+    log: logging.Logger
+    inputs: dict[str, Value] = field(default_factory=dict)
+    outputs: dict[str, Value] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
+
+    # --- inputs -------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Check every declared IN/INOUT parameter and fill its default."""
+        for param in self.app.params:
+            if param.pattern or not param.direction.value.startswith("IN"):
+                continue
+            value = coerce_input(param, self.received(param.name))
+            if value is None and param.default is not None:
+                value = coerce_input(param, param.default)
+            if value is None and param.required:
+                raise MissingParameter(
+                    f"Parameter {param.name} is required: {param.description}",
+                    parameter=param.name,
+                )
+            self.inputs[param.name] = value
+
+    def received(self, name: str) -> Value:
+        """The raw value of a received IN/INOUT parameter (None when absent or OUT)."""
+        parameter = self.context.get(name)
+        return parameter.value if parameter is not None and parameter.is_input else None
+
+    def text(self, name: str) -> str | None:
+        """A validated TEXT input (None when absent and without default)."""
+        value = self.inputs.get(name) if name in self.inputs else self.received(name)
+        return to_text(value) if value is not None else None
+
+    def number(self, name: str) -> float | None:
+        """A validated NUMERIC input."""
+        value = self.inputs.get(name)
+        return value if isinstance(value, float) else None
+
+    def flag(self, name: str) -> bool:
+        """A validated Y/N input as a bool."""
+        return self.inputs.get(name) == "Y"
+
+    def file(self, name: str) -> FileRef | None:
+        """A validated FILE input."""
+        value = self.inputs.get(name)
+        return value if isinstance(value, FileRef) else None
+
+    def json_input(self, name: str) -> Any:
+        """A TEXT input holding JSON, parsed; invalid JSON is an error naming the parameter."""
+        text = self.text(name)
+        if text is None:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise ParameterError(
+                f"Parameter {name} is not valid JSON ({exc}).", parameter=name
+            ) from None
+
+    # --- outputs ------------------------------------------------------------------------
+
+    def declared(self, name: str) -> bool:
+        """True when the action declared ``name`` as an OUT or INOUT parameter."""
+        parameter = self.context.get(name)
+        return parameter is not None and parameter.is_output
+
+    def output_names(self) -> list[str]:
+        """Names of every OUT/INOUT parameter the action declared, in received order."""
+        return [p.name for p in self.context if p.is_output]
+
+    def set(self, name: str, value: Any) -> bool:
+        """Write an output, converted to the declared data type; ignored if not declared."""
+        parameter = self.context.get(name)
+        if parameter is None or not parameter.is_output:
+            return False
+        self.outputs[name] = to_type(value, parameter.data_type, name)
+        return True
+
+    # --- upstream -----------------------------------------------------------------------
+
+    def api_key(self) -> str:
+        """API_KEY, else the OpenAIApiKey setting; neither is a clear error saying what to fill."""
+        key = self.text("API_KEY") or self.services.settings.get("OpenAIApiKey")
+        if not key:
+            raise MissingApiKey(
+                "No API key: fill the API_KEY parameter of the action, or the OpenAIApiKey "
+                "setting (web.config appSettings, .env or environment).",
+                parameter="API_KEY",
+            )
+        return key
+
+    def url(self, setting: str, default: str) -> str:
+        """URL, else the application's URL setting, else the documented default endpoint."""
+        return self.text("URL") or self.services.settings.get(setting) or default
+
+    def provider(self, url: str) -> Provider:
+        """PROVIDER, else the OpenAIProvider setting, else detected from the URL."""
+        given = self.text("PROVIDER") or self.services.settings.get("OpenAIProvider")
+        return detect_provider(url, given)
+
+    def options(self) -> CallOptions:
+        """Timeouts and retries from the settings, overridden by TIMEOUT and MAX_RETRIES."""
+        settings = self.services.settings
+        read_timeout = self.number("TIMEOUT") or settings.get_float("WorkflowAppReadTimeout")
+        retries = self.number("MAX_RETRIES")
+        return CallOptions(
+            connect_timeout=min(settings.get_float("WorkflowAppConnectTimeout"), read_timeout),
+            read_timeout=read_timeout,
+            deadline=read_timeout if self.number("TIMEOUT") else None,
+            max_retries=int(retries) if retries is not None else settings.get_int(
+                "WorkflowAppMaxRetries"
+            ),
+            max_retry_after=settings.get_float("WorkflowAppMaxRetryAfter"),
+            azure_api_version=settings.get("AzureOpenAIApiVersion") or "2024-10-21",
+        )
+
+    def record(self, response: Response) -> None:
+        """Keep the figures of a successful upstream answer."""
+        self.metrics.retries += response.retries
+        self.metrics.duration_ms += response.duration_ms
+        self.metrics.request_id = response.request_id or self.metrics.request_id
+        self.metrics.status = response.status
+        self.metrics.content = response.text
+
+    def record_error(self, error: UpstreamError) -> None:
+        """Keep the figures of a failed upstream call."""
+        self.metrics.retries += error.retries
+        self.metrics.duration_ms += error.duration_ms or 0.0
+        self.metrics.request_id = error.request_id or self.metrics.request_id
+
+
+def coerce_input(param: Param, value: Any) -> Value:
+    """A received value checked and converted to the declared type (None = no value)."""
+    if value is None or value == "":
+        return None
+    name = param.name
+    if param.type is DataType.NUMERIC:
+        return _check_number(param, _to_number(value, name))
+    if param.type is DataType.DATETIME:
+        return _to_datetime(value, name)
+    if param.type is DataType.FILE:
+        if isinstance(value, FileRef):
+            return value
+        if isinstance(value, str):
+            return FileRef(path=value)
+        raise ParameterError(f"Parameter {name} must be a FILE.", parameter=name)
+    text = to_text(value)
+    if param.yes_no:
+        return yes_no(text, name)
+    if param.choices is not None:
+        lowered = text.strip().lower()
+        if lowered not in param.choices:
+            allowed = ", ".join(param.choices)
+            raise ParameterError(
+                f"Parameter {name} must be one of {allowed}, not {text!r}.", parameter=name
+            )
+        return lowered
+    return text
+
+
+def yes_no(text: str, name: str) -> str:
+    """``Y`` or ``N`` from Y/N, yes/no, true/false, 1/0 (any case); else an error naming it."""
+    lowered = text.strip().lower()
+    if lowered in YES:
+        return "Y"
+    if lowered in NO:
+        return "N"
+    raise ParameterError(f"Parameter {name} must be Y or N, not {text!r}.", parameter=name)
+
+
+def _to_number(value: Any, name: str) -> float:
+    if isinstance(value, bool):
+        raise ParameterError(f"Parameter {name} must be a number.", parameter=name)
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ParameterError(
+                f"Parameter {name} must be a number, not {value!r}.", parameter=name
+            ) from None
+    else:
+        raise ParameterError(f"Parameter {name} must be a number.", parameter=name)
+    if not math.isfinite(number):
+        raise ParameterError(f"Parameter {name} must be a finite number.", parameter=name)
+    return number
+
+
+def _check_number(param: Param, number: float) -> float:
+    low, high = param.minimum, param.maximum
+    if (low is not None and number < low) or (high is not None and number > high):
+        bounds = f"between {_fmt(low)} and {_fmt(high)}" if low is not None and high is not None \
+            else (f"at least {_fmt(low)}" if low is not None else f"at most {_fmt(high)}")
+        raise ParameterError(
+            f"Parameter {param.name} must be {bounds}, not {_fmt(number)}.", parameter=param.name
+        )
+    if param.integer and number != int(number):
+        raise ParameterError(
+            f"Parameter {param.name} must be a whole number, not {_fmt(number)}.",
+            parameter=param.name,
+        )
+    return number
+
+
+def _fmt(number: float | None) -> str:
+    if number is None:
+        return ""
+    return str(int(number)) if number == int(number) else repr(number)
+
+
+def _to_datetime(value: Any, name: str) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
+        except ValueError:
+            raise ParameterError(
+                f"Parameter {name} must be a date and time (ISO 8601), not {value!r}.",
+                parameter=name,
+            ) from None
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise ParameterError(f"Parameter {name} must be a date and time.", parameter=name)
+
+
+def to_text(value: Any) -> str:
+    """The TEXT form of a value: numbers without a needless ``.0``, JSON for structures."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return _fmt(float(value)) if math.isfinite(value) else str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, FileRef):
+        return value.path
+    return json.dumps(value, ensure_ascii=False)
+
+
+def to_type(value: Any, data_type: DataType, name: str) -> Value:
+    """Convert an output value to the declared data type, or an error naming the parameter."""
+    if value is None:
+        return None
+    if data_type is DataType.TEXT:
+        return to_text(value) or None
+    if data_type is DataType.NUMERIC:
+        try:
+            return _to_number(value, name)
+        except ParameterError:
+            raise ParameterError(
+                f"OUT parameter {name} is NUMERIC but the value {to_text(value)[:80]!r} is not "
+                "a number.",
+                parameter=name,
+            ) from None
+    if data_type is DataType.DATETIME:
+        try:
+            return _to_datetime(value, name)
+        except ParameterError:
+            raise ParameterError(
+                f"OUT parameter {name} is DATETIME but the value {to_text(value)[:80]!r} is "
+                "not a date and time.",
+                parameter=name,
+            ) from None
+    if isinstance(value, FileRef):
+        return value
+    raise ParameterError(f"OUT parameter {name} is FILE; only a file can be written to it.")
+
+
+@dataclass
+class Outcome:
+    """The result of :func:`execute`: a reply context, or an error to answer with."""
+
+    context: Context
+    error: AppError | None = None
+
+    @property
+    def status(self) -> int:
+        return self.error.status if self.error is not None else 200
+
+
+def execute(app: App, context: Context, services: Services, *, raw: bytes | None = None) -> Outcome:
+    """Run ``app`` on ``context`` and apply the ignore-error rule; never raises AppError."""
+    log = app_logger(services.settings, app.name, app.log_setting)
+    key = context.get("API_KEY")
+    with call_secrets(key.value if key is not None and isinstance(key.value, str) else None):
+        if raw is not None and log.isEnabledFor(logging.DEBUG):
+            log.debug("request context: %s", raw.decode("utf-8", "replace"))
+        call = Call(app, context, services, log)
+        started = time.perf_counter()
+        error = _run(call)
+        outcome = _finish(call, error)
+        log.info(
+            "%s %s in %.1f ms (upstream %s, %d retries)",
+            app.name, "failed: " + error.code if error else "succeeded",
+            (time.perf_counter() - started) * 1000, call.metrics.status, call.metrics.retries,
+        )
+        if log.isEnabledFor(logging.DEBUG) and outcome.error is None:
+            from ..context import write_context
+
+            log.debug("reply context: %s", write_context(outcome.context).decode("utf-8"))
+        return outcome
+
+
+def _run(call: Call) -> AppError | None:
+    try:
+        call.validate()
+        call.app.run(call)
+    except UpstreamError as exc:
+        call.record_error(exc)
+        call.log.error("%s: %s", call.app.name, exc.message)
+        return exc
+    except AppError as exc:
+        call.log.error("%s: %s", call.app.name, exc.message)
+        return exc
+    except Exception:
+        reference = uuid.uuid4().hex[:12]
+        logging.getLogger("workflowapp.host").exception("%s failed [%s]", call.app.name, reference)
+        call.log.exception("%s failed [%s]", call.app.name, reference)
+        return InternalError(
+            f"{call.app.name} failed because of an internal error; the host log has the "
+            f"details under reference {reference}."
+        )
+    return None
+
+
+def _ignore_errors(call: Call) -> bool:
+    raw = call.received("APP_RESPONSE_IGNORE_ERROR")
+    try:
+        return raw is not None and yes_no(to_text(raw), "APP_RESPONSE_IGNORE_ERROR") == "Y"
+    except ParameterError:
+        return False
+
+
+def _finish(call: Call, error: AppError | None) -> Outcome:
+    if error is not None and not _ignore_errors(call):
+        return Outcome(call.context, error)
+    if error is not None:
+        call.outputs.clear()  # no half-filled results: only the error description
+        _set_quietly(call, "APP_RESPONSE_STATUS", error.response_status)
+        _set_quietly(call, "APP_RESPONSE_CONTENT", error.response_content)
+    else:
+        status = call.metrics.status
+        _set_quietly(call, "APP_RESPONSE_STATUS", status if status is not None else 200)
+        if call.metrics.content is not None and "APP_RESPONSE_CONTENT" not in call.outputs:
+            _set_quietly(call, "APP_RESPONSE_CONTENT", call.metrics.content)
+    if call.app.calls_upstream:
+        _set_quietly(call, "RESULT_RETRIES", call.metrics.retries)
+        _set_quietly(call, "RESULT_DURATION_MS", round(call.metrics.duration_ms, 3))
+        _set_quietly(call, "RESULT_REQUEST_ID", call.metrics.request_id)
+    _apply(call)
+    return Outcome(call.context)
+
+
+def _set_quietly(call: Call, name: str, value: Any) -> None:
+    """Set a status output; a type the value cannot take (a code into NUMERIC) leaves it empty."""
+    try:
+        call.set(name, value)
+    except ParameterError:
+        call.log.info("%s left empty: %r does not fit its data type", name, value)
+
+
+def _apply(call: Call) -> None:
+    """Write outputs into the context and blank secret parameters before the reply."""
+    for name, value in call.outputs.items():
+        call.context.parameters[name].value = value
+    for param in call.app.params:
+        if param.secret and (secret := call.context.get(param.name)) is not None:
+            secret.value = None
