@@ -263,9 +263,9 @@ def json_schema_format(call: Call) -> dict[str, Any]:
                              parameter=name)
     if not isinstance(value, dict):
         raise ParameterError(f"{name} must be a JSON object.", parameter=name)
-    wrapped = value if isinstance(value.get("schema"), dict) else {"name": "schema",
-                                                                    "schema": value}
-    wrapped = {"name": "schema", **wrapped}
+    bare = not isinstance(value.get("schema"), dict)
+    wrapped: dict[str, Any] = {"name": "schema", **({"schema": value} if bare else value)}
+    schema: dict[str, Any] = wrapped["schema"]
     if not isinstance(wrapped["name"], str) or not NAME_RE.match(wrapped["name"]):
         raise ParameterError(
             f"{name}: name must be 1-64 letters, digits, _ or -.", parameter=name
@@ -273,7 +273,7 @@ def json_schema_format(call: Call) -> dict[str, Any]:
     if "strict" in wrapped and not isinstance(wrapped["strict"], bool | None):
         raise ParameterError(f"{name}: strict must be true or false.", parameter=name)
     try:
-        validators.validator_for(wrapped["schema"]).check_schema(wrapped["schema"])
+        validators.validator_for(schema).check_schema(schema)
     except schema_errors.SchemaError as exc:
         raise ParameterError(f"{name}: the schema is not valid ({exc.message}).",
                              parameter=name) from None
