@@ -159,13 +159,17 @@ def find_context(body: bytes, mimetype: str, full_type: str | None) -> tuple[byt
         _, form, files = parser.parse(
             io.BytesIO(body), mimetype, len(body), _options(full_type or "")
         )
-        for name, value in form.items(multi=True):
-            if _looks_like_context(value.encode()):
-                return value.encode(), "multipart field", name
-        for name, part in files.items(multi=True):
-            data = part.read()
-            if _looks_like_context(data):
-                return data, "multipart file", name
+        try:
+            for name, value in form.items(multi=True):
+                if _looks_like_context(value.encode()):
+                    return value.encode(), "multipart field", name
+            for name, part in files.items(multi=True):
+                data = part.read()
+                if _looks_like_context(data):
+                    return data, "multipart file", name
+        finally:
+            for part in files.values():
+                part.close()
     if not body.strip():
         raise ContextError("The request carries no context: the body is empty.")
     raise ContextError(
