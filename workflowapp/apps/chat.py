@@ -177,6 +177,10 @@ def _check_message(message: Any, where: str, name: str) -> None:
             f"{where} has role {role!r}; use one of {', '.join(ROLES)}.", parameter=name
         )
     content = message.get("content")
+    if content is not None and not isinstance(content, str | list):
+        raise ParameterError(
+            f"{where} ({role}): content must be text or a list of content parts.", parameter=name
+        )
     if role == "assistant" and (content is not None or message.get("tool_calls")):
         return
     if content is None or content == "" or content == []:

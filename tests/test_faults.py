@@ -1,0 +1,275 @@
+"""Fault injection through real WorkflowGen contexts: every case ends in a correct result or
+the documented error, in both APP_RESPONSE_IGNORE_ERROR modes. Backoff delays are recorded by
+the ``sleeps`` fixture instead of slept."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.fakes import replies
+from tests.fakes.server import FakeOpenAI
+from tests.helpers import SECRET_KEY, out, param, post
+
+OUTS = (out("RESULT_CONTENT"), out("APP_RESPONSE_STATUS"), out("APP_RESPONSE_CONTENT"),
+        out("RESULT_RETRIES", "NUMERIC"), out("RESULT_REQUEST_ID"))
+
+
+def chat(client: FlaskClient, *params: Any, ignore: bool = False) -> Any:
+    flag = param("APP_RESPONSE_IGNORE_ERROR", "Y" if ignore else "N")
+    return post(client, "OPENAICHAT", param("MODEL", "gpt-4o-mini"),
+                param("USER_MESSAGE", "hello"), flag, *OUTS, *params)
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected_sleep"),
+    [
+        (replies.rate_limit_reply(retry_after=1), 1.0),
+        (replies.rate_limit_reply(retry_after=None, retry_after_ms=250), 0.25),
+        (replies.error_reply(503, replies.error_body("overloaded", "server_error")), None),
+        (replies.error_reply(500, replies.error_body("boom", "server_error")), None),
+        (replies.error_reply(502, "<html><title>Bad gateway</title></html>"), None),
+        (replies.error_reply(408, replies.error_body("timeout")), None),
+        (replies.drop_reply(), None),
+    ],
+)
+def test_transient_faults_recover(
+    client: FlaskClient, fake_openai: FakeOpenAI, sleeps: list[float], fault: Any,
+    expected_sleep: float | None,
+) -> None:
+    fake_openai.push(fault, replies.chat_reply("recovered"))
+    reply = chat(client)
+    assert reply.status == 200, reply.text
+    assert reply["RESULT_CONTENT"] == "recovered"
+    assert reply["RESULT_RETRIES"] == 1
+    assert reply["APP_RESPONSE_STATUS"] == "200"
+    assert len(sleeps) == 1
+    if expected_sleep is not None:
+        assert sleeps[0] == pytest.approx(expected_sleep)
+    else:
+        assert 0.375 <= sleeps[0] <= 0.5, "first backoff is 0.5 s less up to 25 % jitter"
+
+
+def test_retry_after_as_http_date(
+    client: FlaskClient, fake_openai: FakeOpenAI, sleeps: list[float]
+) -> None:
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=3), usegmt=True)
+    fake_openai.push(replies.rate_limit_reply(retry_after=when), replies.chat_reply("ok"))
+    assert chat(client).status == 200
+    assert 1.0 <= sleeps[0] <= 3.5
+
+
+@pytest.mark.parametrize("ignore", [False, True])
+def test_exhausted_retries(
+    client: FlaskClient, fake_openai: FakeOpenAI, sleeps: list[float], ignore: bool
+) -> None:
+    fake_openai.push(*[replies.error_reply(503, replies.error_body("overloaded", "server_error"))
+                       for _ in range(3)])
+    reply = chat(client, ignore=ignore)
+    assert len(fake_openai.requests) == 3 and len(sleeps) == 2
+    if ignore:
+        assert reply.status == 200
+        assert reply["APP_RESPONSE_STATUS"] == "503"
+        assert "overloaded" in reply["APP_RESPONSE_CONTENT"]
+        assert reply["RESULT_RETRIES"] == 2
+        assert reply["RESULT_CONTENT"] is None
+    else:
+        assert reply.status == 502
+        assert "503" in reply.text and "2 retries" in reply.text
+
+
+def test_max_retries_parameter(
+    client: FlaskClient, fake_openai: FakeOpenAI, sleeps: list[float]
+) -> None:
+    fake_openai.push(*[replies.error_reply(500, replies.error_body("x", "server_error"))] * 5)
+    reply = chat(client, param("MAX_RETRIES", 0))
+    assert reply.status == 502
+    assert len(fake_openai.requests) == 1 and sleeps == []
+
+
+@pytest.mark.parametrize("ignore", [False, True])
+def test_quota_is_not_a_rate_limit_and_is_not_retried(
+    client: FlaskClient, fake_openai: FakeOpenAI, sleeps: list[float], ignore: bool
+) -> None:
+    fake_openai.push(replies.insufficient_quota_reply())
+    reply = chat(client, ignore=ignore)
+    assert len(fake_openai.requests) == 1 and sleeps == []
+    if ignore:
+        assert reply["APP_RESPONSE_STATUS"] == "429"
+        assert "insufficient_quota" in reply["APP_RESPONSE_CONTENT"]
+    else:
+        assert reply.status == 502
+        assert "quota exhausted" in reply.text
+
+
+def test_rate_limit_exhausted_says_rate_limited(
+    client: FlaskClient, fake_openai: FakeOpenAI, sleeps: list[float]
+) -> None:
+    fake_openai.push(*[replies.rate_limit_reply(retry_after=2) for _ in range(3)])
+    reply = chat(client)
+    assert reply.status == 502
+    assert "rate limited" in reply.text
+    assert sleeps == [2.0, 2.0]
+
+
+def test_retry_after_above_the_cap_is_not_waited(
+    client: FlaskClient, fake_openai: FakeOpenAI, sleeps: list[float]
+) -> None:
+    fake_openai.push(replies.rate_limit_reply(retry_after=600))
+    reply = chat(client)
+    assert reply.status == 502 and sleeps == []
+    assert "600" in reply.text
+
+
+def test_x_should_retry_false_is_obeyed(
+    client: FlaskClient, fake_openai: FakeOpenAI, sleeps: list[float]
+) -> None:
+    fake_openai.push(replies.error_reply(500, replies.error_body("no", "server_error"),
+                                         headers={"x-should-retry": "false"}))
+    assert chat(client).status == 502
+    assert len(fake_openai.requests) == 1
+
+
+@pytest.mark.parametrize("ignore", [False, True])
+def test_read_timeout_is_504(client: FlaskClient, fake_openai: FakeOpenAI, ignore: bool) -> None:
+    fake_openai.push(replies.delay_reply(3.0))
+    reply = chat(client, param("TIMEOUT", 1), param("MAX_RETRIES", 0), ignore=ignore)
+    if ignore:
+        assert reply.status == 200
+        assert reply["APP_RESPONSE_STATUS"] == "timeout"
+    else:
+        assert reply.status == 504
+        assert "1 s" in reply.text or "timeout" in reply.text.lower()
+
+
+@pytest.mark.parametrize(
+    ("fault", "fragment"),
+    [
+        (replies.raw_reply(), "JSON"),
+        (replies.json_reply({"id": "x", "object": "chat.completion", "choices": []}), "choices"),
+        (replies.html_error_reply(404), "404"),
+        (replies.llamacpp_error_reply(), "context"),
+        (replies.context_length_reply(), "context_length_exceeded"),
+    ],
+)
+def test_unusable_answers_are_502(
+    client: FlaskClient, fake_openai: FakeOpenAI, fault: Any, fragment: str
+) -> None:
+    fake_openai.push(fault)
+    reply = chat(client)
+    assert reply.status == 502
+    assert fragment in reply.text
+    assert "Traceback" not in reply.text
+
+
+def test_dropped_connections_exhaust_into_connection_error(
+    client: FlaskClient, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.push(*[replies.drop_reply() for _ in range(3)])
+    reply = chat(client, ignore=True)
+    assert reply["APP_RESPONSE_STATUS"] == "connection_error"
+
+
+def test_unreachable_upstream(make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI
+                              ) -> None:
+    client = make_client(OpenAIChatApiUrl="http://127.0.0.1:9/v1/chat/completions")
+    reply = chat(client, param("MAX_RETRIES", 0), ignore=True)
+    assert reply["APP_RESPONSE_STATUS"] == "connection_error"
+
+
+def test_reasoning_model_max_tokens_is_renamed_and_remembered(
+    client: FlaskClient, fake_openai: FakeOpenAI
+) -> None:
+    model = "o-reasoner-renamed"
+    fake_openai.push(replies.unsupported_parameter_reply("max_tokens"), replies.chat_reply("a"),
+                     replies.chat_reply("b"))
+    for expected in ("a", "b"):
+        reply = post(client, "OPENAICHAT", param("MODEL", model), param("USER_MESSAGE", "x"),
+                     out("RESULT_CONTENT"), out("RESULT_RETRIES", "NUMERIC"))
+        assert reply.status == 200, reply.text
+        assert reply["RESULT_CONTENT"] == expected
+        assert reply["RESULT_RETRIES"] == 0
+    bodies = [r.json for r in fake_openai.requests]
+    assert "max_tokens" in bodies[0]
+    assert bodies[1]["max_completion_tokens"] == 256 and "max_tokens" not in bodies[1]
+    assert bodies[2]["max_completion_tokens"] == 256, "remembered for the next call"
+
+
+def test_reasoning_model_temperature_is_dropped(client: FlaskClient, fake_openai: FakeOpenAI
+                                                ) -> None:
+    fake_openai.push(replies.unsupported_value_reply("temperature", 0.2), replies.chat_reply())
+    reply = post(client, "OPENAICHAT", param("MODEL", "gpt-5-dropper"), param("USER_MESSAGE", "x"),
+                 param("TEMPERATURE", 0.2))
+    assert reply.status == 200, reply.text
+    first, second = (r.json for r in fake_openai.requests)
+    assert first["temperature"] == 0.2 and "temperature" not in second
+
+
+def test_azure_classic_deployment_url(client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+    url = fake_openai.azure_chat_url("my-gpt4o", api_version=None)
+    reply = chat(client, param("URL", url))
+    assert reply.status == 200, reply.text
+    request = fake_openai.last_request
+    assert request.headers.get("api-key") == SECRET_KEY
+    assert "Authorization" not in request.headers
+    assert request.query["api-version"] == "2024-10-21"
+    assert request.deployment == "my-gpt4o"
+    assert "max_tokens" in request.json
+
+
+def test_azure_v1_url(client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+    reply = chat(client, param("URL", fake_openai.azure_v1_chat_url), param("PROVIDER", "azure"))
+    assert reply.status == 200, reply.text
+    assert fake_openai.last_request.headers.get("api-key") == SECRET_KEY
+    assert "api-version" not in fake_openai.last_request.query
+
+
+def test_azure_deployment_not_found_explains(client: FlaskClient, fake_openai: FakeOpenAI
+                                             ) -> None:
+    fake_openai.deployments = frozenset({"real-deployment"})
+    reply = chat(client, param("URL", fake_openai.azure_chat_url("gpt-4o")), ignore=False)
+    assert reply.status == 502
+    assert "deployment" in reply.text.lower() and "not the model name" in reply.text
+
+
+@pytest.mark.parametrize("ignore", [False, True])
+def test_azure_content_filter(client: FlaskClient, fake_openai: FakeOpenAI, ignore: bool) -> None:
+    fake_openai.push(replies.azure_content_filter_reply())
+    reply = chat(client, param("URL", fake_openai.azure_chat_url("dep")), ignore=ignore)
+    if ignore:
+        assert reply["APP_RESPONSE_STATUS"] == "400"
+        assert "content_filter" in reply["APP_RESPONSE_CONTENT"]
+    else:
+        assert reply.status == 502 and "filter" in reply.text.lower()
+
+
+def test_compatible_server_quirks(client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+    history = [
+        {"role": "developer", "content": "be brief"},
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": None,
+         "tool_calls": [{"id": "c1", "type": "function",
+                         "function": {"name": "T", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "r"},
+    ]
+    fake_openai.push(replies.json_reply({
+        "id": "x", "object": "chat.completion", "created": 1, "model": "llama",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "done"},
+                     "finish_reason": None}]}))
+    reply = post(client, "OPENAICHAT", param("MODEL", "llama"),
+                 param("MESSAGE_HISTORY", json.dumps(history), "INOUT"),
+                 param("PROVIDER", "compatible"), out("RESULT_CONTENT"),
+                 out("RESULT_TOTAL_TOKENS", "NUMERIC"), out("FINISH_REASON"))
+    assert reply.status == 200, reply.text
+    assert reply["RESULT_CONTENT"] == "done"
+    assert reply["RESULT_TOTAL_TOKENS"] is None and reply["FINISH_REASON"] is None
+    sent = fake_openai.last_request.json["messages"]
+    assert sent[0]["role"] == "system"
+    assert sent[2]["content"] == ""
+    assert json.loads(reply["MESSAGE_HISTORY"])[2]["content"] is None, "history kept as given"
