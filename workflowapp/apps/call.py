@@ -431,9 +431,10 @@ def _set_quietly(call: Call, name: str, value: Any) -> None:
 
 
 def _apply(call: Call) -> None:
-    """Write outputs into the context and blank secret parameters before the reply."""
+    """Write outputs into the context and blank secrets (API_KEY in every application)."""
     for name, value in call.outputs.items():
         call.context.parameters[name].value = value
-    for param in call.app.params:
-        if param.secret and (secret := call.context.get(param.name)) is not None:
+    secrets = {"API_KEY"} | {param.name for param in call.app.params if param.secret}
+    for name in secrets:
+        if (secret := call.context.get(name)) is not None:
             secret.value = None

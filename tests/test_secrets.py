@@ -1,0 +1,120 @@
+"""Secrets never leak: every application, success and error paths, all log output at level 3,
+replies (both formats and error texts), and what is sent upstream outside the auth header."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.fakes import replies
+from tests.fakes.server import FakeOpenAI
+from tests.helpers import FORMATS, SECRET_KEY, out, param, post
+from workflowapp import create_app, logs
+from workflowapp.apps import registry
+from workflowapp.context.model import Format
+from workflowapp.settings import Settings
+from workflowapp.upstream import Client
+
+CALL_KEY = "sk-call-PARAMETER-key-0987654321"
+PASSWORD = "endpoint-pass-4242"
+LEVELS = {app.log_setting: "3" for app in registry.all_apps()} | {"WorkflowAppLogLevel": "3"}
+
+
+@pytest.fixture
+def logged(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> tuple[FlaskClient, io.StringIO, Path]:
+    """A client whose every log line (stderr stream and daily file) is captured."""
+    settings = make_settings(**LEVELS, WorkflowAppUsername="wfgen", WorkflowAppPassword=PASSWORD)
+    client = create_app(settings, Client(allowed_hosts=settings.allowed_hosts,
+                                         sleep=lambda _: None)).test_client()
+    stream = io.StringIO()
+    logs.configure(settings, stream=stream)
+    return client, stream, tmp_path / "logs"
+
+
+def _auth() -> dict[str, str]:
+    import base64
+
+    return {"Authorization": "Basic " + base64.b64encode(f"wfgen:{PASSWORD}".encode()).decode()}
+
+
+def _leaks(text: str) -> list[str]:
+    return [s for s in (SECRET_KEY, CALL_KEY, PASSWORD) if s in text]
+
+
+def _all_logs(stream: io.StringIO, folder: Path) -> str:
+    files = "".join(p.read_text() for p in folder.glob("*.log"))
+    return stream.getvalue() + files
+
+
+def _is_input(app: registry.App, name: str) -> bool:
+    declared = app.param(name)
+    return declared is not None and declared.direction.value != "OUT"
+
+
+def _params_for(app: registry.App, key: str | None) -> list[Any]:
+    params: list[Any] = []
+    for declared in app.params:
+        if declared.pattern:
+            continue
+        if declared.direction.value == "OUT":
+            params.append(out(declared.name, declared.type.value))
+    if key:
+        params.append(param("API_KEY", key))
+    return params
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("key", [None, CALL_KEY])
+@pytest.mark.parametrize("upstream_fault", [False, True])
+@pytest.mark.parametrize("ignore", ["N", "Y"])
+@pytest.mark.parametrize("app_name", [app.name for app in registry.all_apps()])
+def test_no_secret_in_replies_logs_or_upstream_bodies(
+    logged: tuple[FlaskClient, io.StringIO, Path], fake_openai: FakeOpenAI, app_name: str,
+    fmt: Format, key: str | None, upstream_fault: bool, ignore: str,
+) -> None:
+    client, stream, folder = logged
+    app = registry.get(app_name)
+    if upstream_fault:
+        # A hostile or careless upstream echoing the key back in its error body.
+        body = replies.error_body(f"bad key {key or SECRET_KEY} Authorization: Bearer x")
+        for _ in range(3):
+            fake_openai.push(replies.error_reply(401, body))
+    inputs = [param("MODEL", "gpt-4o-mini"), param("USER_MESSAGE", f"hi {SECRET_KEY}"[:2]),
+              param("TEXT", "moderate me"), param("ROLE", "user"), param("CONTENT", "c"),
+              param("TOOLS", '[{"name": "T", "id": "c1", "parameters": {}}]'),
+              param("TOOL_DATA", '{"name": "T", "id": "c1", "parameters": {}}'),
+              param("APP_RESPONSE_IGNORE_ERROR", ignore)]
+    declared_inputs = [p for p in inputs if app.name == "ECHO" or _is_input(app, p.name)]
+    reply = post(client, app_name, *declared_inputs, *_params_for(app, key), fmt=fmt,
+                 headers=_auth())
+    assert reply.status != 401
+    assert _leaks(reply.text) == [], reply.text
+    assert _leaks(json.dumps({k: str(v) for k, v in reply.values.items()})) == []
+    assert _leaks(_all_logs(stream, folder)) == []
+    for request in fake_openai.requests:
+        assert request.secret_locations(key or SECRET_KEY) == []
+    fake_openai.expect_invalid()
+
+
+def test_repr_of_settings_and_client_hide_keys(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(WorkflowAppPassword=PASSWORD)
+    assert _leaks(repr(settings)) == []
+    assert _leaks(repr(Client())) == []
+
+
+def test_unauthenticated_error_does_not_echo_credentials(
+    logged: tuple[FlaskClient, io.StringIO, Path],
+) -> None:
+    client, stream, folder = logged
+    response = client.post("/ECHO", data=b"<NewDataSet/>",
+                           headers={"Authorization": f"Basic {PASSWORD}"})
+    assert response.status_code == 401
+    assert _leaks(response.get_data(as_text=True) + _all_logs(stream, folder)) == []
