@@ -1,0 +1,71 @@
+"""The workflowapp command: apps, call and serve."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.fakes.server import FakeOpenAI
+from tests.helpers import SECRET_KEY
+from workflowapp import cli
+
+
+def test_apps_lists_every_application(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["apps"]) == 0
+    text = capsys.readouterr().out
+    assert "OPENAICHAT" in text and "ECHO" in text and "MODEL" in text
+
+
+def test_apps_json_is_the_manifest(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["apps", "openaichat", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["name"] == "OPENAICHAT"
+
+
+def test_apps_markdown_tables(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["apps", "ECHO", "--markdown"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("#### ECHO")
+    assert "| `SESSION_INFO` (ext) | TEXT | OUT |" in text
+
+
+def test_call_echo_prints_the_outputs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["call", "ECHO", "A=héllo", "--out", "A_OUT", "--format", "json"]) == 0
+    text = capsys.readouterr().out
+    assert "A_OUT = héllo" in text
+    assert "APP_RESPONSE_STATUS = 200" in text
+
+
+def test_call_rejects_malformed_pairs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["call", "ECHO", "novalue"]) == 2
+    assert "NAME=VALUE" in capsys.readouterr().err
+
+
+def test_call_openaichat_against_the_fake(
+    monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OpenAIApiKey", SECRET_KEY)
+    monkeypatch.setenv("OpenAIChatApiUrl", fake_openai.chat_url)
+    assert cli.main(["call", "OPENAICHAT", "MODEL=gpt-4o-mini", "USER_MESSAGE=Hi",
+                     "TEMPERATURE=0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "RESULT_CONTENT = Hello!" in out
+    assert fake_openai.last_request.json["temperature"] == 0.5
+    assert SECRET_KEY not in out
+
+
+def test_call_reports_failures(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["call", "OPENAICHAT", "USER_MESSAGE=Hi"]) == 1
+    assert "400" in capsys.readouterr().err
+
+
+def test_serve_execs_gunicorn_with_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(cli.os, "execv", lambda path, argv: seen.update(argv=argv))
+    assert cli.main(["serve", "--host", "127.0.0.1", "--port", "8123", "--workers", "3"]) == 0
+    argv = seen["argv"]
+    assert argv[1:3] == ["-m", "gunicorn"]
+    assert "127.0.0.1:8123" in argv and "3" in argv
+    assert argv[-1] == "workflowapp:create_app()"
