@@ -27,6 +27,7 @@ WorkflowGen shows to the administrator. Messages never contain secrets or stack 
         ├── DeploymentNotFound   deployment_not_found   502  Azure: no deployment of that name
         ├── UpstreamTimeout      timeout                504  no answer within the timeout
         ├── UpstreamConnectionError connection_error    502  cannot connect / connection dropped
+        ├── WorkflowGenApiError  workflowgen_error      502  WorkflowGen's GraphQL API refused
         └── BadUpstreamAnswer    invalid_response       502  an answer we cannot use
             ├── SchemaMismatch   schema_mismatch        502  JSON answer does not match the schema
             ├── Refusal          refusal                502  the model refused (message.refusal)
@@ -218,6 +219,12 @@ class UpstreamConnectionError(UpstreamError):
     code = "connection_error"
 
 
+class WorkflowGenApiError(UpstreamError):
+    """WorkflowGen's GraphQL API answered an HTTP error or a GraphQL ``errors`` array."""
+
+    code = "workflowgen_error"
+
+
 class BadUpstreamAnswer(UpstreamError):
     """Upstream answered 2xx with something the application cannot use."""
 
@@ -262,6 +269,7 @@ ERROR_CODES: tuple[type[AppError], ...] = (
     DeploymentNotFound,
     UpstreamTimeout,
     UpstreamConnectionError,
+    WorkflowGenApiError,
     BadUpstreamAnswer,
     SchemaMismatch,
     Refusal,
