@@ -57,9 +57,10 @@ def test_detect_format(text: str, fmt: Format | None) -> None:
         lambda t: t, lambda t: t.encode(), lambda t: b"\xef\xbb\xbf" + t.encode(),
         lambda t: t.encode("utf-16"), lambda t: t.encode("utf-16-le"),
         lambda t: t.encode("utf-16-be"), lambda t: "\n  " + t + "\n",
-        lambda t: ("\r\n" + t).encode(),
+        lambda t: ("\r\n" + t).encode(), lambda t: ("\r\n" + t).encode("utf-16-le"),
     ],
-    ids=["str", "utf8", "utf8-bom", "utf16-bom", "utf16le", "utf16be", "str-padded", "padded"],
+    ids=["str", "utf8", "utf8-bom", "utf16-bom", "utf16le", "utf16be", "str-padded", "padded",
+         "utf16le-padded"],
 )
 def test_read_context_in_any_encoding(text: str, fmt: Format, encode: object) -> None:
     ctx = read_context(encode(text))  # type: ignore[operator]

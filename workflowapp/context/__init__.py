@@ -93,10 +93,11 @@ def _read_text(text: str) -> Context:
 def _read_bytes(body: bytes) -> Context:
     if body.startswith((b"\xff\xfe", b"\xfe\xff")):
         return _read_text(_decode(body, "utf-16"))
-    if body[1:2] == b"\x00" and body[:1] in (b"<", b"{", b"["):  # UTF-16 LE without BOM
-        return _read_text(_decode(body, "utf-16-le"))
-    if body[:1] == b"\x00" and body[1:2] in (b"<", b"{", b"["):  # UTF-16 BE without BOM
+    # No context starts with a NUL character: a NUL in the first two bytes means UTF-16.
+    if body[:1] == b"\x00":
         return _read_text(_decode(body, "utf-16-be"))
+    if body[1:2] == b"\x00":
+        return _read_text(_decode(body, "utf-16-le"))
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -4,8 +4,9 @@ DataSet and Recordset both carry a parameter as a flat record of text fields; on
 names differ (``numericValue`` vs ``VALUE_NUMERIC``). :class:`Columns` names them, and
 :func:`record_to_parameter` / :func:`parameter_to_record` convert with the rules of §8.
 
-Parsing is hardened: no entity expansion, no network, no DTD loading, libxml2's size limits, and
-any document carrying a DOCTYPE (where entities are declared) is refused outright.
+Parsing is hardened: no entity expansion, no network, no DTD loading, libxml2's default limits
+(depth 256; a single text or attribute over 10 MB is refused), and any document carrying a
+DOCTYPE (where entities are declared) is refused outright.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, cast
 
 from lxml import etree
 
@@ -180,7 +181,6 @@ class Columns(NamedTuple):
 
 DateFormatter = Callable[[datetime], str]
 Escaper = Callable[[str], str]
-_T = TypeVar("_T")
 
 
 def field_error(name: str, column: str, exc: Exception) -> ContextError:
@@ -270,12 +270,12 @@ def _value_fields(
     data_type: DataType, value: object, cols: Columns, format_date: DateFormatter
 ) -> list[tuple[str, str]]:
     if data_type is DataType.TEXT:
-        return [(cols.text, expect(value, str, "TEXT"))]
+        return [(cols.text, values.expect_type(value, str, "TEXT"))]
     if data_type is DataType.NUMERIC:
-        return [(cols.numeric, values.format_numeric(expect_number(value)))]
+        return [(cols.numeric, values.format_numeric(values.expect_number(value)))]
     if data_type is DataType.DATETIME:
-        return [(cols.datetime, format_date(expect(value, datetime, "DATETIME")))]
-    file = expect(value, FileRef, "FILE")
+        return [(cols.datetime, format_date(values.expect_type(value, datetime, "DATETIME")))]
+    file = values.expect_type(value, FileRef, "FILE")
     if not file.path:
         raise ValueError("the file has an empty path")
     optional = [
@@ -289,18 +289,3 @@ def _value_fields(
         (cols.file_path, file.path),
     ]
     return [(column, text) for column, text in optional if text]
-
-
-def expect(value: object, kind: type[_T], data_type: str) -> _T:
-    """``value`` if it is a ``kind``, else a TypeError naming the data type."""
-    if not isinstance(value, kind):
-        raise TypeError(f"a {data_type} value must be a {kind.__name__}, "
-                        f"not {type(value).__name__}")
-    return value
-
-
-def expect_number(value: object) -> float:
-    """A NUMERIC value: int or float (bool refused), as a float."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"a NUMERIC value must be a number, not {type(value).__name__}")
-    return float(value)

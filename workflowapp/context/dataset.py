@@ -137,7 +137,7 @@ def _session(session: dict[str, str]) -> str:
         if not _xml.is_name(key):
             raise ContextError(f"session key {key!r} is not a valid XML element name")
         try:
-            text = _xml.escape_text(_xml.expect(value, str, "session"))
+            text = _xml.escape_text(values.expect_type(value, str, "session"))
         except (TypeError, ValueError) as exc:
             raise ContextError(f"session value {key!r}: {exc}") from None
         parts.append(f"<{key}>{text}</{key}>")

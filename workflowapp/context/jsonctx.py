@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 from workflowapp.context import values
-from workflowapp.context._xml import expect, expect_number
 from workflowapp.context.model import Context, DataType, FileRef, Format, Parameter, Value
 from workflowapp.errors import ContextError
 
@@ -42,7 +41,7 @@ def read(text: str) -> Context:
     :raises ContextError: invalid JSON (with line and column), a wrong shape or type, or a
         parameter that cannot be read; the message names the parameter.
     """
-    if not text.strip():
+    if not text or text.isspace():
         raise ContextError("the context is empty")
     document = _loads(text)
     if not isinstance(document, dict):
@@ -76,14 +75,13 @@ def _loads(text: str) -> Any:
         raise ContextError("the context is not usable JSON: it is nested too deeply") from None
 
 
+_JSON_TYPES = {type(None): "null", bool: "a boolean", str: "a string", float: "a number",
+               int: "a number", list: "an array", dict: "an object"}
+
+
 def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    kinds = {str: "a string", float: "a number", int: "a number", list: "an array",
-             dict: "an object"}
-    return kinds.get(type(value), type(value).__name__)
+    """How a JSON value is named in error messages."""
+    return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
 def _string(value: object, what: str) -> str:
@@ -234,12 +232,12 @@ def _parameter(parameter: Parameter) -> dict[str, Any]:
 
 def _write_value(data_type: DataType, value: object) -> Any:
     if data_type is DataType.TEXT:
-        return expect(value, str, "TEXT")
+        return values.expect_type(value, str, "TEXT")
     if data_type is DataType.NUMERIC:
-        return values.check_finite(expect_number(value))
+        return values.check_finite(values.expect_number(value))
     if data_type is DataType.DATETIME:
-        return values.format_json_datetime(expect(value, datetime, "DATETIME"))
-    return _write_file(expect(value, FileRef, "FILE"))
+        return values.format_json_datetime(values.expect_type(value, datetime, "DATETIME"))
+    return _write_file(values.expect_type(value, FileRef, "FILE"))
 
 
 def _write_file(file: FileRef) -> dict[str, Any]:

@@ -22,12 +22,15 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from typing import TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 from workflowapp.context.model import DataType, Direction
 
 __all__ = [
     "check_finite",
+    "expect_number",
+    "expect_type",
     "file_url_to_path",
     "format_datetime",
     "format_json_datetime",
@@ -50,6 +53,7 @@ _DATETIME = re.compile(
     r"(?:T(?P<h>[0-9]{2}):(?P<mi>[0-9]{2})(?::(?P<s>[0-9]{2})(?:\.(?P<f>[0-9]+))?)?)?"
     r"(?P<z>Z|[+-][0-9]{2}:[0-9]{2})?"
 )
+_T = TypeVar("_T")
 _DATA_TYPES = {t.value: t for t in DataType}
 _DIRECTIONS = {d.value: d for d in Direction}
 # Characters left as-is in a file: URL path (RFC 3986 pchar sub-delims, plus "/" and ":").
@@ -248,6 +252,21 @@ def path_to_file_url(path: str) -> str:
     if path.startswith("/"):
         return "file://" + quote(path, safe=_URL_SAFE)
     raise ValueError(f"{_shorten(path)!r} is not an absolute path")
+
+
+def expect_type(value: object, kind: type[_T], data_type: str) -> _T:
+    """``value`` if it is a ``kind``, else a TypeError naming the data type."""
+    if not isinstance(value, kind):
+        raise TypeError(f"a {data_type} value must be a {kind.__name__}, "
+                        f"not {type(value).__name__}")
+    return value
+
+
+def expect_number(value: object) -> float:
+    """A NUMERIC value: int or float (bool refused), as a float."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"a NUMERIC value must be a number, not {type(value).__name__}")
+    return float(value)
 
 
 def _shorten(text: str, limit: int = 80) -> str:
