@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -10,7 +11,7 @@ from flask.testing import FlaskClient
 from tests.helpers import FORMATS, out, param, post
 from workflowapp.context.model import Format
 
-DOC_SELECTED = [
+DOC_SELECTED: list[dict[str, Any]] = [
     {"name": "GET_STOCK_INFORMATION", "id": "call_Vuc2Ga8jP7vUksxG9C0fwpY8",
      "parameters": {"product_name": "vis", "serial_number": "V45645"}},
     {"name": "GET_STOCK_INFORMATION", "id": "call_nq3SCVUk0FjAHCeqOZGNXpC8",
@@ -146,7 +147,7 @@ ERRORS = [
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize(("app", "params", "message", "code"), ERRORS)
 def test_errors_fail_with_a_clear_message(client: FlaskClient, fmt: Format, app: str,
-                                          params: list, message: str, code: str) -> None:
+                                          params: list[Any], message: str, code: str) -> None:
     reply = post(client, app, *params, out("TOOL_NAME"), fmt=fmt)
     assert reply.status == 400
     assert message in reply.text
@@ -155,7 +156,7 @@ def test_errors_fail_with_a_clear_message(client: FlaskClient, fmt: Format, app:
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize(("app", "params", "message", "code"), ERRORS)
 def test_errors_ignored_fill_the_status(client: FlaskClient, fmt: Format, app: str,
-                                        params: list, message: str, code: str) -> None:
+                                        params: list[Any], message: str, code: str) -> None:
     reply = post(client, app, *params, param("APP_RESPONSE_IGNORE_ERROR", "Y"),
                  out("TOOL_NAME"), out("APP_RESPONSE_STATUS"), out("APP_RESPONSE_CONTENT"),
                  fmt=fmt)

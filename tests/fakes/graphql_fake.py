@@ -483,9 +483,10 @@ def _validate(type_name: str | None, selection: Field) -> None:
 def _select(value: Any, type_name: str | None, selection: Field) -> Any:
     if type_name is None or value is None:
         return value  # a scalar, or a null object
+    selections = selection.selections or []  # _validate() required one
     if isinstance(value, list):
-        return [_object(item, type_name, selection.selections) for item in value]
-    return _object(value, type_name, selection.selections)
+        return [_object(item, type_name, selections) for item in value]
+    return _object(value, type_name, selections)
 
 
 def _object(value: dict[str, Any], type_name: str, selections: list[Field]) -> dict[str, Any]:

@@ -224,16 +224,18 @@ def append(history: list[dict[str, Any]], message: dict[str, Any], origin: str |
     if ids and set(ids) == set(called):
         return False  # OPENAICHAT already appended this assistant message
     if pending:
+        named = origin or f"ROLE {message['role']}"
         raise ParameterError(
-            f"The tool calls {', '.join(pending)} of the last assistant message are not "
-            f"answered yet: add a ROLE tool message for each before a {message['role']} "
-            "message.", parameter=origin or "ROLE",
+            f"{named}: the tool calls {', '.join(pending)} of the last assistant message are "
+            "not answered yet; add a tool message (ROLE tool) for each first.",
+            parameter=origin or "ROLE",
         )
     repeated = sorted(set(ids) & _all_tool_call_ids(history))
     if repeated:
+        named = origin or "ASSISTANT_TOOL_CALL"
         raise ParameterError(
-            f"The history already holds the tool call(s) {', '.join(repeated)}; an id can be "
-            "called only once.", parameter=origin or "ASSISTANT_TOOL_CALL",
+            f"{named}: the history already holds the tool call(s) {', '.join(repeated)}; an "
+            "id can be called only once.", parameter=named,
         )
     history.append(message)
     return True
@@ -263,7 +265,8 @@ def _check_answer(call_id: Any, called: list[str], pending: list[str], parameter
     else:
         problem = ("is not pending: the history does not end with an assistant message whose "
                    "tool calls await an answer")
-    raise ParameterError(f"Tool call id {call_id} {problem}.", parameter=parameter)
+    named = "TOOL_CALL_ID" if parameter == "TOOL_CALL_ID" else f"{parameter}: tool_call_id"
+    raise ParameterError(f"{named} {call_id} {problem}.", parameter=parameter)
 
 
 def _all_tool_call_ids(history: list[dict[str, Any]]) -> set[str]:

@@ -49,10 +49,12 @@ PARAMS = (
     Param("LANGUAGE", TEXT, IN, "Language of the audio (ISO-639-1, e.g. en, fr)."),
     Param("PROMPT", TEXT, IN, "Text to guide the style, in the audio's language."),
     Param("VERBOSE_OUTPUT", TEXT, IN,
-          "Y: verbose output (verbose_json: language, duration, segments); whisper-1 only.",
+          "Y: verbose output (verbose_json: language, duration, segments); not with the "
+          "json-only gpt-*-transcribe models.",
           default="N", yes_no=True),
     Param("WORDS_OUTPUT", TEXT, IN,
-          "Y: word timestamps too (implies the verbose output); whisper-1 only.",
+          "Y: word timestamps too (implies the verbose output); not with the json-only "
+          "gpt-*-transcribe models.",
           default="N", yes_no=True),
     Param("RESULT_WORDS_SEPARATOR", TEXT, IN, "Separator of the words in RESULT_WORDS.",
           default=","),
