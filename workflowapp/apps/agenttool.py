@@ -30,6 +30,8 @@ PROPERTY_RULE = (
     "(exact case), converted to its type (objects and arrays as JSON text); one the call "
     "lacks is emptied."
 )
+# Set by execute() itself: never tool properties, even in an app that did not declare them.
+_STATUS_OUTPUTS = frozenset({"APP_RESPONSE_STATUS", "APP_RESPONSE_CONTENT"})
 TOOL_OUTPUTS = (
     Param("TOOL_NAME", TEXT, OUT, "The tool call's name."),
     Param("TOOL_ID", TEXT, OUT, "The tool call's id (for OPENAIADDMESSAGE's TOOL_CALL_ID)."),
@@ -101,10 +103,6 @@ def fill_tool_outputs(call: Call, tool: dict[str, Any]) -> None:
         call.set(name, _property_value(call, name, parameters.get(name)))
     if missing:
         call.log.info("tool %s has no parameter %s: emptied", tool["name"], ", ".join(missing))
-
-
-# Set by execute() itself; never tool properties, even in an app that does not declare them.
-_STATUS_OUTPUTS = frozenset({"APP_RESPONSE_STATUS", "APP_RESPONSE_CONTENT"})
 
 
 def _property_value(call: Call, name: str, value: Any) -> Any:
