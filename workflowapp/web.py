@@ -70,7 +70,11 @@ def create_app(services: Services) -> Flask:
         outcome = execute(application, read_context(raw), services, raw=raw)
         if outcome.error is not None:
             return _error(outcome.error)
-        reply = write_context(outcome.context)
+        try:
+            reply = write_context(outcome.context)
+        except ContextError:
+            host_log.exception("%s: the reply context cannot be written", application.name)
+            return _text("The host could not write the reply context; see its log.", 500)
         return Response(reply, 200, content_type=content_type(outcome.context.format))
 
     @app.errorhandler(AppError)

@@ -388,3 +388,14 @@ def test_only_declared_outputs_are_written(client: FlaskClient, fake_openai: Fak
     reply = chat(client, param("USER_MESSAGE", "x"), fmt=Format.JSON)
     assert reply.status == 200
     assert set(reply.values) == {"MODEL", "USER_MESSAGE"}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_control_characters_in_an_answer(
+    client: FlaskClient, fake_openai: FakeOpenAI, fmt: Format
+) -> None:
+    fake_openai.push(replies.chat_reply("bell\x07 and tab\t"))
+    reply = chat(client, param("USER_MESSAGE", "x"), out("RESULT_CONTENT"), fmt=fmt)
+    assert reply.status == 200, reply.text
+    expected = "bell\x07 and tab\t" if fmt is Format.JSON else "bell\ufffd and tab\t"
+    assert reply["RESULT_CONTENT"] == expected

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..context.model import Context, DataType, FileRef, Value
+from ..context.model import Context, DataType, FileRef, Format, Value
 from ..errors import (
     AppError,
     MissingApiKey,
@@ -30,6 +31,9 @@ from ..logs import app_logger, call_secrets
 from ..settings import Settings
 from ..upstream import CallOptions, Client, Provider, Response, detect_provider
 from .registry import App, Param
+
+#: Characters XML 1.0 cannot carry (C0 controls but tab/newlines, surrogates, U+FFFE/U+FFFF).
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 YES = {"y", "yes", "true", "1"}
 NO = {"n", "no", "false", "0"}
@@ -142,8 +146,19 @@ class Call:
         parameter = self.context.get(name)
         if parameter is None or not parameter.is_output:
             return False
-        self.outputs[name] = to_type(value, parameter.data_type, name)
+        converted = to_type(value, parameter.data_type, name)
+        if isinstance(converted, str) and self.context.format is not Format.JSON:
+            converted = self._xml_safe(name, converted)
+        self.outputs[name] = converted
         return True
+
+    def _xml_safe(self, name: str, text: str) -> str:
+        """XML 1.0 cannot carry some control characters (a model may emit them): each becomes
+        U+FFFD rather than failing the whole reply; JSON contexts keep them as they are."""
+        cleaned, count = NOT_XML.subn("\ufffd", text)
+        if count:
+            self.log.info("%s: %d character(s) XML cannot carry replaced by U+FFFD", name, count)
+        return cleaned
 
     # --- upstream -----------------------------------------------------------------------
 

@@ -1,0 +1,53 @@
+"""The README stays true: generated tables, every error code, every setting."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from workflowapp.apps import registry
+from workflowapp.apps.call import InternalError
+from workflowapp.cli import markdown_table
+from workflowapp.errors import ERROR_CODES
+from workflowapp.settings import DEFAULTS
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def generated_tables() -> str:
+    """What belongs between the apps markers (``python -m tests.test_readme`` rewrites it)."""
+    return "\n\n".join(markdown_table(app) for app in registry.all_apps())
+
+
+def _block(text: str) -> str:
+    match = re.search(r"<!-- apps:begin -->\n(.*?)<!-- apps:end -->", text, re.DOTALL)
+    assert match, "README lacks the apps markers"
+    return match.group(1).strip()
+
+
+def test_application_tables_match_the_declarations() -> None:
+    assert _block(README.read_text(encoding="utf-8")) == generated_tables(), (
+        "README tables are stale: run `python -m tests.test_readme`"
+    )
+
+
+def test_every_error_code_is_documented() -> None:
+    text = README.read_text(encoding="utf-8")
+    for error in (*ERROR_CODES, InternalError):
+        assert f"`{error.code}`" in text, error.code
+
+
+def test_every_setting_is_documented() -> None:
+    text = README.read_text(encoding="utf-8")
+    for key in DEFAULTS:
+        assert f"`{key}`" in text, key
+    for app in registry.all_apps():
+        assert f"`{app.log_setting}`" in text, app.log_setting
+
+
+if __name__ == "__main__":
+    content = README.read_text(encoding="utf-8")
+    start, end = "<!-- apps:begin -->\n", "<!-- apps:end -->"
+    head, _, rest = content.partition(start)
+    _, _, tail = rest.partition(end)
+    README.write_text(f"{head}{start}{generated_tables()}\n{end}{tail}", encoding="utf-8")
