@@ -46,8 +46,9 @@ DOC_SCHEMA = {
 STANDARD_OUTS = (
     out("RESULT"), out("RESULT_CONTENT"), out("RESULT_CONTENTS"), out("FINISH_REASON"),
     out("RESULT_TOTAL_TOKENS", "NUMERIC"), out("RESULT_COMPLETION_TOKENS", "NUMERIC"),
-    out("RESULT_PROMPT_TOKENS", "NUMERIC"), out("APP_RESPONSE_STATUS"), out("APP_RESPONSE_CONTENT"),
-    out("RESULT_RETRIES", "NUMERIC"), out("RESULT_DURATION_MS", "NUMERIC"), out("RESULT_REQUEST_ID"),
+    out("RESULT_PROMPT_TOKENS", "NUMERIC"), out("APP_RESPONSE_STATUS"),
+    out("APP_RESPONSE_CONTENT"), out("RESULT_RETRIES", "NUMERIC"),
+    out("RESULT_DURATION_MS", "NUMERIC"), out("RESULT_REQUEST_ID"),
 )
 
 
@@ -199,7 +200,8 @@ def test_sampling_parameters_sent_only_when_given(
     client: FlaskClient, fake_openai: FakeOpenAI
 ) -> None:
     reply = chat(client, param("USER_MESSAGE", "x"), param("TEMPERATURE", 0.2),
-                 param("TOP_P", 0.9), param("FREQUENCY_PENALTY", -1), param("PRESENCE_PENALTY", 1.5),
+                 param("TOP_P", 0.9), param("FREQUENCY_PENALTY", -1),
+                 param("PRESENCE_PENALTY", 1.5),
                  param("MAX_TOKENS", 100), param("NUMBER_OF_CHOICES", 1), param("TOP_P_OUT", None))
     assert reply.status == 200, reply.text
     body = sent(fake_openai)
@@ -354,8 +356,8 @@ def test_property_that_cannot_take_the_declared_type(
     client: FlaskClient, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.push(replies.chat_reply('{"confidence_level": "high"}'))
-    reply = chat(client, param("USER_MESSAGE", "json please"), param("RESPONSE_FORMAT", "json_object"),
-                 out("confidence_level", "NUMERIC"))
+    reply = chat(client, param("USER_MESSAGE", "json please"),
+                 param("RESPONSE_FORMAT", "json_object"), out("confidence_level", "NUMERIC"))
     assert reply.status == 502
     assert "confidence_level" in reply.text
 
@@ -377,7 +379,9 @@ def test_upstream_error_status_and_body_are_preserved(
     assert ignored["RESULT"] is None
 
 
-def test_refusal_on_a_text_answer_is_the_content(client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+def test_refusal_on_a_text_answer_is_the_content(
+    client: FlaskClient, fake_openai: FakeOpenAI
+) -> None:
     fake_openai.push(replies.chat_reply(refusal="I cannot do that."))
     reply = chat(client, param("USER_MESSAGE", "x"), out("RESULT_CONTENT"))
     assert reply.status == 200
