@@ -1,0 +1,78 @@
+"""Input coercion and output conversion of the call runner."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from workflowapp.apps.call import coerce_input, to_text, to_type, yes_no
+from workflowapp.apps.registry import IN, NUMERIC, TEXT, Param
+from workflowapp.context.model import DataType, FileRef
+from workflowapp.errors import ParameterError
+
+RANGE = Param("T", NUMERIC, IN, "t", minimum=0, maximum=2)
+WHOLE = Param("N", NUMERIC, IN, "n", minimum=1, integer=True)
+CHOICE = Param("P", TEXT, IN, "p", choices=("openai", "azure"))
+FLAG = Param("F", TEXT, IN, "f", yes_no=True)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("Y", "Y"), ("yes", "Y"), ("TRUE", "Y"),
+                                                ("1", "Y"), ("n", "N"), (" false ", "N"),
+                                                ("0", "N")])
+def test_yes_no_spellings(raw: str, expected: str) -> None:
+    assert yes_no(raw, "F") == expected
+
+
+def test_yes_no_refuses_others() -> None:
+    with pytest.raises(ParameterError, match="F must be Y or N"):
+        coerce_input(FLAG, "maybe")
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(0.5, 0.5), ("1.5", 1.5), (" 2 ", 2.0), (0, 0.0)])
+def test_numbers_from_numbers_or_text(raw: object, expected: float) -> None:
+    assert coerce_input(RANGE, raw) == expected
+
+
+@pytest.mark.parametrize(("param", "raw", "message"), [
+    (RANGE, 2.5, "between 0 and 2, not 2.5"),
+    (RANGE, "1,5", "must be a number"),
+    (RANGE, "nan", "finite"),
+    (WHOLE, 2.5, "whole number"),
+    (WHOLE, 0, "at least 1"),
+])
+def test_number_errors_name_the_parameter(param: Param, raw: object, message: str) -> None:
+    with pytest.raises(ParameterError, match=message) as info:
+        coerce_input(param, raw)
+    assert info.value.parameter == param.name
+
+
+def test_empty_means_no_value() -> None:
+    assert coerce_input(RANGE, "") is None and coerce_input(RANGE, None) is None
+
+
+def test_choices_are_case_insensitive() -> None:
+    assert coerce_input(CHOICE, "Azure") == "azure"
+    with pytest.raises(ParameterError, match="openai, azure"):
+        coerce_input(CHOICE, "anthropic")
+
+
+def test_text_forms() -> None:
+    assert to_text(256.0) == "256" and to_text(0.25) == "0.25" and to_text(True) == "true"
+    assert to_text({"a": [1, "é"]}) == '{"a": [1, "é"]}'
+    assert to_text(datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2024-01-02T03:04:05Z"
+    assert to_text(FileRef(path="C:\\a.wav")) == "C:\\a.wav"
+
+
+def test_output_conversion_by_declared_type() -> None:
+    assert to_type("12.5", DataType.NUMERIC, "X") == 12.5
+    assert to_type(3, DataType.TEXT, "X") == "3"
+    assert to_type("", DataType.TEXT, "X") is None
+    when = to_type("2024-03-15T09:30:00-05:00", DataType.DATETIME, "X")
+    assert when == datetime(2024, 3, 15, 14, 30, tzinfo=UTC)
+    with pytest.raises(ParameterError, match="X is NUMERIC"):
+        to_type("high", DataType.NUMERIC, "X")
+    with pytest.raises(ParameterError, match="X is DATETIME"):
+        to_type("soon", DataType.DATETIME, "X")
+    with pytest.raises(ParameterError, match="FILE"):
+        to_type("text", DataType.FILE, "X")
