@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from workflowapp.upstream import policy
-from workflowapp.upstream.policy import backoff, decide, evaluate, retry_after
+from workflowapp.upstream.policy import backoff, evaluate, retry_after
 
 NOW = 1_700_000_000.0  # a fixed wall clock
 
@@ -69,7 +69,7 @@ def test_minus_zero_date_is_gmt() -> None:
     ],
 )
 def test_statuses(status: int | None, retry: bool) -> None:
-    delay = decide(status, {}, None, 0, 2, now=NOW, rng=0.0)
+    delay = evaluate(status, {}, None, 0, 2, now=NOW, rng=0.0).delay
     assert (delay is not None) is retry
 
 
@@ -84,7 +84,7 @@ def test_statuses(status: int | None, retry: bool) -> None:
     ],
 )
 def test_x_should_retry(status: int, value: str, retry: bool) -> None:
-    delay = decide(status, {"x-should-retry": value}, None, 0, 2, now=NOW, rng=0.0)
+    delay = evaluate(status, {"x-should-retry": value}, None, 0, 2, now=NOW, rng=0.0).delay
     assert (delay is not None) is retry
 
 
@@ -92,7 +92,7 @@ def test_insufficient_quota_is_never_retried() -> None:
     headers = {"x-should-retry": "true", "retry-after": "1"}
     decision = evaluate(429, headers, "insufficient_quota", 0, 2, now=NOW, rng=0.0)
     assert decision.delay is None
-    assert decide(429, {}, "rate_limit_exceeded", 0, 2, now=NOW, rng=0.0) is not None
+    assert evaluate(429, {}, "rate_limit_exceeded", 0, 2, now=NOW, rng=0.0).delay is not None
 
 
 @pytest.mark.parametrize(
@@ -110,15 +110,17 @@ def test_insufficient_quota_is_never_retried() -> None:
     ],
 )
 def test_server_delay_and_cap(headers: dict[str, str], delay: float | None) -> None:
-    got = decide(429, headers, None, 0, 2, now=NOW, rng=0.0, max_retry_after=120.0)
+    got = evaluate(429, headers, None, 0, 2, now=NOW, rng=0.0, max_retry_after=120.0).delay
     assert got == (pytest.approx(delay) if delay is not None else None)
 
 
 def test_cap_is_configurable() -> None:
-    assert (
-        decide(503, {"retry-after": "30"}, None, 0, 2, now=NOW, rng=0, max_retry_after=10) is None
-    )
-    assert decide(503, {"retry-after": "5"}, None, 0, 2, now=NOW, rng=0, max_retry_after=10) == 5
+    def delay(seconds: str) -> float | None:
+        headers = {"retry-after": seconds}
+        return evaluate(503, headers, None, 0, 2, now=NOW, rng=0, max_retry_after=10).delay
+
+    assert delay("30") is None
+    assert delay("5") == 5
 
 
 @pytest.mark.parametrize(
@@ -137,7 +139,7 @@ def test_jitter_bounds(attempt: int, rng: float) -> None:
 
 
 def test_gives_up_after_max_retries() -> None:
-    assert decide(503, {}, None, 1, 2, now=NOW, rng=0.0) is not None
+    assert evaluate(503, {}, None, 1, 2, now=NOW, rng=0.0).delay is not None
     decision = evaluate(503, {}, None, 2, 2, now=NOW, rng=0.0)
     assert decision.delay is None and decision.reason == "gave up after 2 retries"
     off = evaluate(503, {}, None, 0, 0, now=NOW, rng=0.0)

@@ -9,7 +9,7 @@ Failures arrive as :class:`~workflowapp.errors.UpstreamError` leaves (see :mod:`
 
 from .client import USER_AGENT, CallOptions, Client, Response, host_allowed, safe_url
 from .errors import ErrorInfo, parse_error_body, redact
-from .policy import DEFAULT_MAX_RETRIES, MAX_RETRY_AFTER, Decision, decide, evaluate
+from .policy import DEFAULT_MAX_RETRIES, MAX_RETRY_AFTER, Decision, evaluate
 from .providers import Provider, detect_provider
 
 __all__ = [
@@ -22,7 +22,6 @@ __all__ = [
     "ErrorInfo",
     "Provider",
     "Response",
-    "decide",
     "detect_provider",
     "evaluate",
     "host_allowed",

@@ -147,29 +147,5 @@ def evaluate(
     return Decision(delay, f"retry {attempt + 1} of {max_retries} in {delay:.2f} s")
 
 
-def decide(
-    status: int | None,
-    headers: Mapping[str, str],
-    error_code: str | None,
-    attempt: int,
-    max_retries: int,
-    *,
-    now: float,
-    rng: float,
-    max_retry_after: float = MAX_RETRY_AFTER,
-) -> float | None:
-    """Seconds to wait before the next attempt, or ``None`` to give up (see :func:`evaluate`)."""
-    return evaluate(
-        status,
-        headers,
-        error_code,
-        attempt,
-        max_retries,
-        now=now,
-        rng=rng,
-        max_retry_after=max_retry_after,
-    ).delay
-
-
 def _plural(count: int) -> str:
     return "retry" if count == 1 else "retries"
