@@ -66,7 +66,10 @@ def create_app(services: Services) -> Flask:
         body = _read_body(services.settings, application.log_setting)
         log = app_logger(services.settings, application.name, application.log_setting)
         raw, transport, field = find_context(body, request.mimetype, request.content_type)
-        log.debug("context received as %s%s", transport, f" (field {field!r})" if field else "")
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("request %s %s headers %s", request.method, request.full_path,
+                      _visible_headers())
+            log.debug("context received as %s%s", transport, f" (field {field!r})" if field else "")
         outcome = execute(application, read_context(raw), services, raw=raw)
         if outcome.error is not None:
             return _error(outcome.error)
@@ -124,6 +127,12 @@ def _authenticate(settings: Settings) -> None:
             "Authentication required: set the application's username and password in "
             "WorkflowGen to WorkflowAppUsername/WorkflowAppPassword."
         )
+
+
+def _visible_headers() -> dict[str, str]:
+    """The request headers for a debug log, credentials replaced."""
+    hidden = {"authorization", "api-key", "cookie", "proxy-authorization"}
+    return {k: ("[REDACTED]" if k.lower() in hidden else v) for k, v in request.headers.items()}
 
 
 def _read_body(settings: Settings, log_setting: str) -> bytes:
