@@ -68,10 +68,13 @@ def test_empty_value_counts_as_absent() -> None:
 
 
 def test_allowed_hosts_default_and_explicit() -> None:
-    settings = Settings({"OpenAIChatApiUrl": "https://Res.openai.azure.com/openai/v1/chat"})
-    assert settings.allowed_hosts == {"api.openai.com", "res.openai.azure.com"}
-    explicit = Settings({"WorkflowAppAllowedHosts": "a.example, *.b.example"})
-    assert explicit.allowed_hosts == {"a.example", "*.b.example"}
+    settings = Settings({"OpenAIChatApiUrl": "https://Res.openai.azure.com/openai/v1/chat",
+                         "OpenAIModerationApiUrl": "http://127.0.0.1:8080/v1/moderations"})
+    assert settings.allowed_hosts == {"api.openai.com", "https://res.openai.azure.com",
+                                      "http://127.0.0.1:8080"}
+    explicit = Settings({"WorkflowAppAllowedHosts": "a.example, *.b.example",
+                         "OpenAIChatApiUrl": "https://llm.example/v1/chat/completions"})
+    assert explicit.allowed_hosts == {"a.example", "*.b.example", "https://llm.example"}
 
 
 def test_path_map_longest_prefix_first() -> None:

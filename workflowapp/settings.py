@@ -121,17 +121,16 @@ class Settings:
 
     @property
     def allowed_hosts(self) -> frozenset[str]:
-        """Upstream hosts a URL may point to; default: configured URL hosts + api.openai.com."""
-        configured = self.get_list("WorkflowAppAllowedHosts", ",")
-        if configured:
-            return frozenset(host.lower() for host in configured)
-        hosts = {"api.openai.com"}
+        """Where a URL may point: ``WorkflowAppAllowedHosts`` (default ``api.openai.com``) plus
+        the scheme, host and port of every configured URL setting."""
+        entries = set(self.get_list("WorkflowAppAllowedHosts", ",") or ["api.openai.com"])
         for key in URL_SETTINGS:
             url = self.get(key)
-            host = urlsplit(url).hostname if url else None
-            if host:
-                hosts.add(host.lower())
-        return frozenset(hosts)
+            parts = urlsplit(url) if url else None
+            if parts is not None and parts.hostname:
+                port = f":{parts.port}" if _port(url or "") else ""
+                entries.add(f"{parts.scheme.lower()}://{parts.hostname.lower()}{port}")
+        return frozenset(entry.lower() for entry in entries)
 
     @property
     def path_map(self) -> list[PathMapping]:
@@ -162,6 +161,14 @@ class Settings:
             for key, value in self._values.items()
         }
         return f"Settings({shown!r})"
+
+
+def _port(url: str) -> int | None:
+    """The explicit port of a URL, None when absent or malformed (the URL fails later, clearly)."""
+    try:
+        return urlsplit(url).port
+    except ValueError:
+        return None
 
 
 def read_env_file(path: Path) -> dict[str, str]:

@@ -390,6 +390,10 @@ def test_allow_list_refuses_before_sending(url: str, mock: responses.RequestsMoc
     assert caught.value.parameter == "URL"
 
 
+ENTRIES = ["api.openai.com", "*.azure.com", "LOCALHOST:11434", "http://llm.lan:8000",
+           "https://gw.example:8443"]
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -397,13 +401,32 @@ def test_allow_list_refuses_before_sending(url: str, mock: responses.RequestsMoc
         "https://api.openai.com:443/v1/chat/completions",
         "https://res.openai.azure.com/openai/v1/chat/completions",
         "http://localhost:11434/v1/chat/completions",
+        "http://llm.lan:8000/v1/chat/completions",
+        "https://gw.example:8443/v1/chat/completions",
     ],
 )
 def test_allow_list_accepts(url: str, mock: responses.RequestsMock) -> None:
-    client = Client(allowed_hosts=["api.openai.com", "*.azure.com", "LOCALHOST:9999"])
+    client = Client(allowed_hosts=ENTRIES)
     mock.post(url, json=OK)
     post(client, url)
     assert len(mock.calls) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api.openai.com/v1/chat/completions",  # the key would travel in clear text
+        "https://api.openai.com:9/v1/chat/completions",  # another port than the entry's
+        "http://localhost:9999/v1/chat/completions",
+        "https://llm.lan:8000/v1/chat/completions",  # the entry says http
+        "http://gw.example:8443/v1/chat/completions",
+        "http://res.openai.azure.com/openai/v1/chat/completions",
+    ],
+)
+def test_allow_list_checks_scheme_and_port(url: str, mock: responses.RequestsMock) -> None:
+    with pytest.raises(UrlNotAllowed, match="WorkflowAppAllowedHosts"):
+        post(Client(allowed_hosts=ENTRIES), url)
+    assert len(mock.calls) == 0
 
 
 def test_allow_list_star_and_empty(mock: responses.RequestsMock) -> None:

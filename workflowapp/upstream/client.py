@@ -488,32 +488,71 @@ def _pooled_session(pool_size: int) -> requests.Session:
     return session
 
 
-def _host_patterns(hosts: Iterable[str]) -> frozenset[str]:
-    """Allow-list entries, lower-cased, without scheme, port or trailing dot."""
-    patterns = set()
-    for entry in hosts:
-        entry = entry.strip()
+@dataclass(frozen=True)
+class AllowEntry:
+    """One ``WorkflowAppAllowedHosts`` entry: ``host``, ``*.domain``, ``host:port``, or
+    ``scheme://host[:port]``; ``*`` alone allows every URL."""
+
+    host: str
+    scheme: str | None = None
+    port: int | None = None
+
+    def admits(self, scheme: str, host: str, port: int) -> bool:
+        """Whether a URL with these parts may receive the key.
+
+        The host must match (``*.domain`` covers sub-domains only). A port in the entry must
+        equal the URL's; without one, the URL must use its scheme's default port. A scheme in
+        the entry must equal the URL's; without one, only https is admitted, or plain http to
+        a loopback host: a key never crosses a network in clear text by accident.
+        """
+        if self.host == "*":
+            return True
+        if host != self.host and not (self.host.startswith("*.") and host.endswith(self.host[1:])):
+            return False
+        if port != (self.port if self.port is not None else _DEFAULT_PORTS[scheme]):
+            return False
+        if self.scheme is not None:
+            return scheme == self.scheme
+        return scheme == "https" or _is_loopback(host)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _is_loopback(host: str) -> bool:
+    return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
+def _host_patterns(hosts: Iterable[str]) -> frozenset[AllowEntry]:
+    """Allow-list entries, lower-cased, trailing dots removed."""
+    entries = set()
+    for raw in hosts:
+        entry = raw.strip().lower()
+        if entry == "*":
+            entries.add(AllowEntry("*"))
+            continue
         if not entry:
             continue
-        if entry == "*":
-            patterns.add("*")
-            continue
-        netloc = entry if "://" in entry else f"//{entry}"
-        host = urlsplit(netloc).hostname or ""
-        if host:
-            patterns.add(host.rstrip("."))
-    return frozenset(patterns)
+        parts = urlsplit(entry if "://" in entry else f"//{entry}")
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if parts.hostname:
+            entries.add(AllowEntry(parts.hostname.rstrip("."), parts.scheme or None, port))
+    return frozenset(entries)
 
 
-def host_allowed(host: str, patterns: frozenset[str]) -> bool:
-    """Whether ``host`` matches an allow-list entry (``*.example.com`` matches sub-domains only)."""
-    host = host.lower().rstrip(".")
-    if "*" in patterns or host in patterns:
-        return True
-    return any(p.startswith("*.") and host.endswith(p[1:]) for p in patterns)
+def host_allowed(url: str, entries: frozenset[AllowEntry]) -> bool:
+    """Whether ``url`` (already checked to be http(s) with a host) matches an entry."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().rstrip(".")
+    port = parts.port or _DEFAULT_PORTS[scheme]
+    return any(entry.admits(scheme, host, port) for entry in entries)
 
 
-def _check_url(url: str, allowed: frozenset[str] | None) -> str:
+def _check_url(url: str, allowed: frozenset[AllowEntry] | None) -> str:
     """``url`` stripped, or an error for a URL we must not call (raised before any send)."""
     url = url.strip()
     if _BAD_HEADER_CHARS.search(url) or " " in url:
@@ -533,10 +572,11 @@ def _check_url(url: str, allowed: frozenset[str] | None) -> str:
         )
     if not host:
         raise ParameterError("URL has no host name", parameter="URL")
-    if allowed is not None and not host_allowed(host, allowed):
+    if allowed is not None and not host_allowed(url, allowed):
         raise UrlNotAllowed(
-            f"URL host {host!r} is not allowed; add it to the WorkflowAppAllowedHosts setting "
-            "to let applications call it",
+            f"URL {parts.scheme}://{parts.netloc} is not allowed; add it to the "
+            "WorkflowAppAllowedHosts setting to let applications call it (plain http only to "
+            "loopback hosts, or when the entry says http://)",
             parameter="URL",
         )
     return url
