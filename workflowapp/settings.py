@@ -28,6 +28,7 @@ DEFAULTS: dict[str, str] = {
     "WorkflowAppLogLevel": "1",
     "WorkflowAppConnectTimeout": "5",
     "WorkflowAppReadTimeout": "600",
+    "WorkflowAppDeadline": "900",
     "WorkflowAppMaxRetries": "2",
     "WorkflowAppMaxRetryAfter": "120",
     "WorkflowAppPoolSize": "1000",

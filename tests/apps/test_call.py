@@ -10,6 +10,7 @@ from workflowapp.apps.call import coerce_input, to_text, to_type, yes_no
 from workflowapp.apps.registry import IN, NUMERIC, TEXT, Param
 from workflowapp.context.model import DataType, FileRef
 from workflowapp.errors import ParameterError
+from workflowapp.upstream import CallOptions
 
 RANGE = Param("T", NUMERIC, IN, "t", minimum=0, maximum=2)
 WHOLE = Param("N", NUMERIC, IN, "n", minimum=1, integer=True)
@@ -76,3 +77,30 @@ def test_output_conversion_by_declared_type() -> None:
         to_type("soon", DataType.DATETIME, "X")
     with pytest.raises(ParameterError, match="FILE"):
         to_type("text", DataType.FILE, "X")
+
+
+def _call(settings: dict[str, str], timeout: float | None = None) -> CallOptions:
+    import logging
+
+    from workflowapp.apps import registry
+    from workflowapp.apps.call import Call, Services
+    from workflowapp.context.model import Context, Direction, Parameter
+    from workflowapp.settings import Settings
+    from workflowapp.upstream import Client
+
+    context = Context()
+    if timeout is not None:
+        context.add(Parameter("TIMEOUT", DataType.NUMERIC, Direction.IN, timeout))
+    call = Call(registry.get("OPENAICHAT"), context, Services(Settings(settings), Client()),
+                logging.getLogger("test"))
+    call.inputs["TIMEOUT"] = timeout
+    return call.options()
+
+
+def test_deadline_defaults_to_the_setting_and_bounds_the_reads() -> None:
+    options = _call({})
+    assert (options.deadline, options.read_timeout, options.connect_timeout) == (900, 600, 5)
+    short = _call({"WorkflowAppDeadline": "30", "WorkflowAppMaxRetries": "4"})
+    assert (short.deadline, short.read_timeout, short.max_retries) == (30, 30, 4)
+    given = _call({}, timeout=2.0)
+    assert (given.deadline, given.read_timeout, given.connect_timeout) == (2, 2, 2)

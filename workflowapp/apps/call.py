@@ -183,14 +183,19 @@ class Call:
         return detect_provider(url, given)
 
     def options(self) -> CallOptions:
-        """Timeouts and retries from the settings, overridden by TIMEOUT and MAX_RETRIES."""
+        """Timeouts and retries from the settings, overridden by TIMEOUT and MAX_RETRIES.
+
+        The deadline bounds the whole call, retries and backoff included (TIMEOUT, else
+        WorkflowAppDeadline); no single read waits longer than WorkflowAppReadTimeout.
+        """
         settings = self.services.settings
-        read_timeout = self.number("TIMEOUT") or settings.get_float("WorkflowAppReadTimeout")
+        deadline = self.number("TIMEOUT") or settings.get_float("WorkflowAppDeadline")
+        read_timeout = min(settings.get_float("WorkflowAppReadTimeout"), deadline)
         retries = self.number("MAX_RETRIES")
         return CallOptions(
-            connect_timeout=min(settings.get_float("WorkflowAppConnectTimeout"), read_timeout),
+            connect_timeout=min(settings.get_float("WorkflowAppConnectTimeout"), deadline),
             read_timeout=read_timeout,
-            deadline=read_timeout if self.number("TIMEOUT") else None,
+            deadline=deadline,
             max_retries=int(retries) if retries is not None else settings.get_int(
                 "WorkflowAppMaxRetries"
             ),

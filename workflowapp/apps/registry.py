@@ -158,8 +158,8 @@ PROVIDER = Param(
 )
 TIMEOUT = Param(
     "TIMEOUT", NUMERIC, IN,
-    "Seconds to wait for upstream, retries included; default: setting WorkflowAppReadTimeout "
-    "(600).",
+    "Seconds the whole upstream call may take, retries included; default: setting "
+    "WorkflowAppDeadline (900).",
     minimum=1, maximum=86400, ext=True,
 )
 MAX_RETRIES = Param(
