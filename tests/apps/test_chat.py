@@ -191,9 +191,19 @@ def test_missing_key_names_the_setting(
     make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI
 ) -> None:
     client = make_client(OpenAIApiKey="")
-    reply = chat(client, param("USER_MESSAGE", "x"))
+    reply = chat(client, param("USER_MESSAGE", "x"), param("PROVIDER", "openai"))
     assert reply.status == 400
     assert "OpenAIApiKey" in reply.text and "API_KEY" in reply.text
+
+
+def test_compatible_server_without_a_key(
+    make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.require_auth = False
+    client = make_client(OpenAIApiKey="")
+    reply = chat(client, param("USER_MESSAGE", "x"), param("PROVIDER", "compatible"))
+    assert reply.status == 200, reply.text
+    assert "authorization" not in fake_openai.last_request.headers
 
 
 def test_sampling_parameters_sent_only_when_given(

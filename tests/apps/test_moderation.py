@@ -126,6 +126,7 @@ def test_missing_text_and_key(make_client: Callable[..., FlaskClient], fake_open
     missing_text = moderate(client, fmt=fmt)
     assert missing_text.status == 400 and "Parameter TEXT is required" in missing_text.text
     missing_key = moderate(client, param("TEXT", "x"), param("APP_RESPONSE_IGNORE_ERROR", "Y"),
+                           param("PROVIDER", "openai"),
                            fmt=fmt)
     assert missing_key["APP_RESPONSE_STATUS"] == "missing_api_key"
     assert "OpenAIApiKey" in missing_key["APP_RESPONSE_CONTENT"]

@@ -162,16 +162,19 @@ class Call:
 
     # --- upstream -----------------------------------------------------------------------
 
-    def api_key(self) -> str:
-        """API_KEY, else the OpenAIApiKey setting; neither is a clear error saying what to fill."""
+    def api_key(self, provider: Provider) -> str:
+        """API_KEY, else the OpenAIApiKey setting; neither is a clear error saying what to fill,
+        except for a compatible server, which may need no key (Ollama, a local vLLM)."""
         key = self.text("API_KEY") or self.services.settings.get("OpenAIApiKey")
-        if not key:
-            raise MissingApiKey(
-                "No API key: fill the API_KEY parameter of the action, or the OpenAIApiKey "
-                "setting (web.config appSettings, .env or environment).",
-                parameter="API_KEY",
-            )
-        return key
+        if key:
+            return key
+        if provider is Provider.COMPATIBLE:
+            return ""
+        raise MissingApiKey(
+            "No API key: fill the API_KEY parameter of the action, or the OpenAIApiKey "
+            "setting (web.config appSettings, .env or environment).",
+            parameter="API_KEY",
+        )
 
     def url(self, setting: str, default: str) -> str:
         """URL, else the application's URL setting, else the documented default endpoint."""

@@ -123,8 +123,9 @@ def run(call: Call) -> None:
     response_format = _response_format(call, messages)
     body = _request_body(call, messages, response_format)
     url = call.url("OpenAIChatApiUrl", DEFAULT_URL)
+    provider = call.provider(url)
     response = call.services.client.chat(
-        url, body, api_key=call.api_key(), provider=call.provider(url), options=call.options(),
+        url, body, api_key=call.api_key(provider), provider=provider, options=call.options(),
         log=call.log,
     )
     call.record(response)

@@ -49,8 +49,9 @@ def run(call: Call) -> None:
     """Send the text, then fill the outputs from the first result."""
     body = {"model": call.text("MODEL") or DEFAULT_MODEL, "input": call.text("TEXT")}
     url = call.url("OpenAIModerationApiUrl", DEFAULT_URL)
+    provider = call.provider(url)
     response = call.services.client.post_json(
-        url, body, api_key=call.api_key(), provider=call.provider(url), options=call.options(),
+        url, body, api_key=call.api_key(provider), provider=provider, options=call.options(),
         log=call.log,
     )
     call.record(response)

@@ -76,7 +76,8 @@ def run(call: Call) -> None:
     """Check the inputs, read the file, upload it and fill the outputs."""
     fields = form_fields(call)
     url = call.url("OpenAITranscriptionApiUrl", DEFAULT_URL)
-    api_key, provider, options = call.api_key(), call.provider(url), call.options()
+    provider, options = call.provider(url), call.options()
+    api_key = call.api_key(provider)
     ref = call.file("FILE")
     if ref is None:  # unreachable: FILE is required, validate() refused its absence
         raise MissingParameter("Parameter FILE is required.", parameter="FILE")
