@@ -139,7 +139,7 @@ ERRORS = [
     ("GETAGENTTOOLDATA",
      [param("TOOL_DATA", '{"name": "F", "id": "c", "parameters": {"quantity": "many"}}'),
       out("quantity", "NUMERIC")],
-     "OUT parameter quantity is NUMERIC but the value 'many' is not a number.",
+     "OUT parameter quantity is NUMERIC but the value 'many' is not a number it can hold.",
      "invalid_parameter"),
 ]
 

@@ -38,7 +38,9 @@ def test_numbers_from_numbers_or_text(raw: object, expected: float) -> None:
 @pytest.mark.parametrize(("param", "raw", "message"), [
     (RANGE, 2.5, "between 0 and 2, not 2.5"),
     (RANGE, "1,5", "must be a number"),
-    (RANGE, "nan", "finite"),
+    (RANGE, "nan", "must be a number"),
+    (RANGE, "1_000", "must be a number"),
+    (RANGE, 10**400, "too large"),
     (WHOLE, 2.5, "whole number"),
     (WHOLE, 0, "at least 1"),
 ])
@@ -60,6 +62,7 @@ def test_choices_are_case_insensitive() -> None:
 
 def test_text_forms() -> None:
     assert to_text(256.0) == "256" and to_text(0.25) == "0.25" and to_text(True) == "true"
+    assert to_text(12345678901234567890) == "12345678901234567890", "integers stay exact"
     assert to_text({"a": [1, "é"]}) == '{"a": [1, "é"]}'
     assert to_text(datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2024-01-02T03:04:05Z"
     assert to_text(FileRef(path="C:\\a.wav")) == "C:\\a.wav"

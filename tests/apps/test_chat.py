@@ -152,6 +152,8 @@ def test_empty_numbered_pair_is_skipped(client: FlaskClient, fake_openai: FakeOp
         ([param("USER_MESSAGE", "x"), param("TOOL_CHOICE_REQUIRED", "Y")], "TOOLS is empty"),
         ([param("USER_MESSAGE", "x"), param("TOOLS", "[{]")], "TOOLS"),
         ([param("USER_MESSAGE", "x"), param("TOOLS", '[{"description": "no name"}]')], "TOOLS"),
+        ([param("USER_MESSAGE", "x"), param("TOOLS", '[{"type": "function", "name": "f"}]')],
+         "TOOLS"),
         ([param("USER_MESSAGE", "x"), param("RESPONSE_FORMAT", "xml")], "RESPONSE_FORMAT"),
         ([param("USER_MESSAGE", "x"), param("RESPONSE_FORMAT", "json_object")], "JSON"),
         ([param("USER_MESSAGE", "x"), param("RESPONSE_FORMAT", "json_schema")],
@@ -413,3 +415,16 @@ def test_control_characters_in_an_answer(
     assert reply.status == 200, reply.text
     expected = "bell\x07 and tab\t" if fmt is Format.JSON else "bell\ufffd and tab\t"
     assert reply["RESULT_CONTENT"] == expected
+
+
+def test_huge_and_exact_integers_in_a_json_answer(
+    client: FlaskClient, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.push(replies.chat_reply('{"id": 12345678901234567890, "n": 1' + "0" * 400 + "}"))
+    params = (param("USER_MESSAGE", "json"), param("RESPONSE_FORMAT", "json_object"), out("id"))
+    exact = chat(client, *params)
+    assert exact.status == 200, exact.text
+    assert exact["id"] == "12345678901234567890"
+    fake_openai.push(replies.chat_reply('{"n": 1' + "0" * 400 + "}"))
+    huge = chat(client, *params, out("n", "NUMERIC"))
+    assert huge.status == 502 and "OUT parameter n is NUMERIC" in huge.text

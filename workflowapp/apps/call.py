@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..context.model import Context, DataType, FileRef, Format, Value
+from ..context.values import parse_numeric
 from ..errors import (
     AppError,
     MissingApiKey,
@@ -264,10 +265,14 @@ def _to_number(value: Any, name: str) -> float:
     if isinstance(value, bool):
         raise ParameterError(f"Parameter {name} must be a number.", parameter=name)
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ParameterError(f"Parameter {name} is too large a number.", parameter=name) \
+                from None
     elif isinstance(value, str):
         try:
-            number = float(value.strip())
+            number = parse_numeric(value.strip())
         except ValueError:
             raise ParameterError(
                 f"Parameter {name} must be a number, not {value!r}.", parameter=name
@@ -322,8 +327,10 @@ def to_text(value: Any) -> str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return _fmt(float(value)) if math.isfinite(value) else str(value)
+    if isinstance(value, int):
+        return str(value)  # exact: float() would round integers beyond 2**53
+    if isinstance(value, float):
+        return _fmt(value) if math.isfinite(value) else str(value)
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, FileRef):
@@ -343,7 +350,7 @@ def to_type(value: Any, data_type: DataType, name: str) -> Value:
         except ParameterError:
             raise ParameterError(
                 f"OUT parameter {name} is NUMERIC but the value {to_text(value)[:80]!r} is not "
-                "a number.",
+                "a number it can hold.",
                 parameter=name,
             ) from None
     if data_type is DataType.DATETIME:

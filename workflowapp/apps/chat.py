@@ -296,7 +296,7 @@ def tools(call: Call) -> list[dict[str, Any]] | None:
     for index, tool in enumerate(value):
         if not isinstance(tool, dict):
             raise ParameterError(f"TOOLS[{index}] must be an object.", parameter="TOOLS")
-        function = tool["function"] if tool.get("type") == "function" else tool
+        function = tool.get("function") if tool.get("type") == "function" else tool
         if not isinstance(function, dict) or not isinstance(function.get("name"), str) \
                 or not NAME_RE.match(function["name"]):
             raise ParameterError(
