@@ -69,3 +69,28 @@ def test_serve_execs_gunicorn_with_the_config(monkeypatch: pytest.MonkeyPatch) -
     assert argv[1:3] == ["-m", "gunicorn"]
     assert "127.0.0.1:8123" in argv and "3" in argv
     assert argv[-1] == "workflowapp:create_app()"
+
+
+@pytest.mark.parametrize("argv", [["call", "NOPE"], ["call", "OPENAICHAT", "TEMPERATURE=nan"],
+                                  ["call", "OPENAICHAT", "TEMPERATURE=1,5"]])
+def test_call_input_errors_exit_2_without_a_traceback(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+
+
+def test_call_with_a_file_and_basic_auth(
+    monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOpenAI, tmp_path: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    audio = tmp_path / "note.wav"
+    audio.write_bytes(b"RIFF....WAVEfmt fake audio")
+    for key, value in {"OpenAIApiKey": SECRET_KEY, "WorkflowAppAllowedFolders": str(tmp_path),
+                       "OpenAITranscriptionApiUrl": fake_openai.transcriptions_url,
+                       "WorkflowAppUsername": "wfgen", "WorkflowAppPassword": "pw-123456"}.items():
+        monkeypatch.setenv(key, value)
+    assert cli.main(["call", "OPENAITRANSCRIPTION", f"FILE={audio}"]) == 0
+    assert "TEXT = Hello world." in capsys.readouterr().out
+    assert fake_openai.last_request.files["file"].filename == "note.wav"

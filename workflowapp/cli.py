@@ -9,6 +9,7 @@ context is written, posted to the WSGI app and read back) and prints the OUT par
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import sys
@@ -16,8 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .apps import registry
+from .apps.call import Services
 from .apps.registry import App
-from .context.model import Context, DataType, Direction, Format, Parameter
+from .context.model import Context, DataType, Direction, FileRef, Format, Parameter, Value
+from .context.values import parse_datetime, parse_numeric
 
 CONFIG = Path(__file__).resolve().parent.parent / "config" / "gunicorn.conf.py"
 
@@ -78,16 +81,19 @@ def call(args: argparse.Namespace) -> int:
     """Post a context built from NAME=VALUE pairs to the application; print the outputs."""
     from . import create_app
     from .context import read_context, write_context
+    from .errors import AppError
 
-    app = registry.get(args.app)
     fmt = {"json": Format.JSON, "xml": Format.DATASET, "recordset": Format.RECORDSET}[args.format]
     try:
-        context = build_context(app, args.values, args.out, fmt)
-    except ValueError as exc:
+        app = registry.get(args.app)
+        body = write_context(build_context(app, args.values, args.out, fmt))
+    except (AppError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    client = create_app().test_client()
-    response = client.post(f"/{app.name}", data=write_context(context))
+    flask_app = create_app()
+    response = flask_app.test_client().post(
+        f"/{app.name}", data=body, headers=_credentials(flask_app.extensions["workflowapp"])
+    )
     if response.status_code != 200:
         print(f"{response.status_code}: {response.get_data(as_text=True).strip()}", file=sys.stderr)
         return 1
@@ -96,6 +102,15 @@ def call(args: argparse.Namespace) -> int:
         if parameter.is_output and parameter.value is not None:
             print(f"{parameter.name} = {_shown(parameter)}")
     return 0
+
+
+def _credentials(services: Services) -> dict[str, str]:
+    """The HTTP Basic header the host requires, if it requires one (as WorkflowGen sends it)."""
+    credentials = services.settings.credentials
+    if credentials is None:
+        return {}
+    token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
 
 
 def build_context(
@@ -111,8 +126,7 @@ def build_context(
         data_type = declared.type if declared else DataType.TEXT
         direction = Direction.INOUT if declared and declared.direction is Direction.INOUT \
             else Direction.IN
-        typed: str | float = float(value) if data_type is DataType.NUMERIC else value
-        context.add(Parameter(name, data_type, direction, typed))
+        context.add(Parameter(name, data_type, direction, _typed(name, data_type, value)))
     for param in app.params:
         if param.direction is Direction.OUT and not param.pattern:
             context.add(Parameter(param.name, param.type, Direction.OUT))
@@ -120,6 +134,20 @@ def build_context(
         if name not in context.parameters:
             context.add(Parameter(name, DataType.TEXT, Direction.OUT))
     return context
+
+
+def _typed(name: str, data_type: DataType, value: str) -> Value:
+    """A command-line value as its data type: NUMERIC parsed, FILE a path, DATETIME ISO 8601."""
+    try:
+        if data_type is DataType.NUMERIC:
+            return parse_numeric(value)
+        if data_type is DataType.DATETIME:
+            return parse_datetime(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    if data_type is DataType.FILE:
+        return FileRef(path=value, name=Path(value).name)
+    return value
 
 
 def _shown(parameter: Parameter) -> str:
