@@ -101,6 +101,19 @@ def test_same_tool_calls_again_are_a_no_op(client: FlaskClient, fmt: Format,
     assert history_of(reply) == history
 
 
+def test_one_tool_at_a_time_repeats_part_of_the_calls(client: FlaskClient) -> None:
+    """A process adding GETAGENTTOOL's single TOOL before each result changes nothing."""
+    history = [USER, ASSISTANT]
+    for selected, call_id in ((SELECTED[0], "call_A"), (SELECTED[1], "call_B")):
+        same = add(client, "assistant", param("ASSISTANT_TOOL_CALL", json.dumps(selected)),
+                   history=history)
+        assert history_of(same) == history
+        answered = add(client, "tool", param("CONTENT", "ok"), param("TOOL_CALL_ID", call_id),
+                       history=history)
+        history = history_of(answered)
+    assert [m["role"] for m in history] == ["user", "assistant", "tool", "tool"]
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_tool_results_answer_pending_calls(client: FlaskClient, fmt: Format) -> None:
     first = add(client, "tool", param("CONTENT", "12 in stock"), param("TOOL_CALL_ID", "call_A"),
@@ -157,7 +170,8 @@ ERRORS = [
     ("assistant", [], [USER], "CONTENT", "An assistant message needs CONTENT, "
      "ASSISTANT_TOOL_CALL or both."),
     ("assistant", [param("ASSISTANT_TOOL_CALL", json.dumps([SELECTED[0]]))],
-     [USER, ASSISTANT, TOOL_A, {**TOOL_A, "tool_call_id": "call_B"}], "ASSISTANT_TOOL_CALL",
+     [USER, ASSISTANT, TOOL_A, {**TOOL_A, "tool_call_id": "call_B"},
+      {"role": "assistant", "content": "Both are in stock."}], "ASSISTANT_TOOL_CALL",
      "ASSISTANT_TOOL_CALL: the history already holds the tool call(s) call_A"),
     ("assistant", [param("ASSISTANT_TOOL_CALL", '[{"name": "F", "parameters": {}}]')], [USER],
      "ASSISTANT_TOOL_CALL", "ASSISTANT_TOOL_CALL[0] (F) has no id"),

@@ -7,7 +7,8 @@ append keeps the conversation valid for the next OPENAICHAT call:
 * a ``tool`` message must answer a *pending* tool call: an id of the last assistant message's
   ``tool_calls`` that no tool message answered yet (``TOOL_CALL_ID``);
 * no other message may come while tool calls are pending;
-* an assistant message whose tool call ids are those of the last assistant message is a no-op:
+* an assistant message whose tool call ids are among those of the last assistant message is
+  a no-op (all of them, or one tool at a time):
   OPENAICHAT already appended it, and processes built for WorkflowGen's own application add it
   again;
 * tool call ids already in the history are not added a second time.
@@ -221,8 +222,10 @@ def append(history: list[dict[str, Any]], message: dict[str, Any], origin: str |
         history.append(message)
         return True
     ids = [c["id"] for c in message.get("tool_calls") or ()]
-    if ids and set(ids) == set(called):
-        return False  # OPENAICHAT already appended this assistant message
+    if ids and set(ids) <= set(called):
+        # OPENAICHAT already appended this assistant message; a process may also add the calls
+        # one tool at a time (GETAGENTTOOL's TOOL), which repeats a part of them.
+        return False
     if pending:
         named = origin or f"ROLE {message['role']}"
         raise ParameterError(
