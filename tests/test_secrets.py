@@ -118,3 +118,14 @@ def test_unauthenticated_error_does_not_echo_credentials(
                            headers={"Authorization": f"Basic {PASSWORD}"})
     assert response.status_code == 401
     assert _leaks(response.get_data(as_text=True) + _all_logs(stream, folder)) == []
+
+
+def test_repr_of_a_context_hides_keys() -> None:
+    from tests.helpers import context
+    from workflowapp.context import read_context
+    from workflowapp.context.model import Format
+
+    ctx = read_context(context(param("API_KEY", CALL_KEY), param("MY_PASSWORD", PASSWORD),
+                               param("MODEL", "m"), fmt=Format.JSON))
+    text = repr(ctx)
+    assert _leaks(text) == [] and "'m'" in text

@@ -156,3 +156,12 @@ def test_basic_authentication_when_configured(make_client: Callable[..., FlaskCl
     assert client.get("/apps").status_code == 401
     response = client.post("/ECHO", data=b"")
     assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_unusual_session_names_are_echoed(client: FlaskClient) -> None:
+    xml = (b"<NewDataSet><parameter><name>A</name><dataType>TEXT</dataType><direction>IN"
+           b"</direction><textValue>x</textValue></parameter><session><xmlThing>1</xmlThing>"
+           b"<ns:custom xmlns:ns='urn:x'>2</ns:custom></session></NewDataSet>")
+    response = client.post("/ECHO", data=xml)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert read_context(response.get_data()).session == {"xmlThing": "1", "custom": "2"}

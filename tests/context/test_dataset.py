@@ -354,3 +354,8 @@ def test_writer_refuses_invalid_session_keys() -> None:
     for key in ("a b", "1x", "", "<x>", "xmlns"):
         with pytest.raises(ContextError, match="session key"):
             write_context(_ctx(session={key: "v"}))
+
+
+def test_reader_refuses_a_session_key_the_writer_cannot_write() -> None:
+    with pytest.raises(ContextError, match="session element 'xmlns'"):
+        read_context(b"<NewDataSet><session><xmlns>1</xmlns></session></NewDataSet>")

@@ -50,7 +50,7 @@ PARAMS = (
           "pending in the history."),
     Param("ASSISTANT_TOOL_CALL", TEXT, IN,
           "ROLE assistant: the tool calls made, OPENAICHAT's SELECTED_TOOLS_PARAM or OpenAI "
-          "tool_calls; the same ids as the history's last assistant message change nothing."),
+          "tool_calls; ids already in the history's last assistant message change nothing."),
     Param("REQUEST_ID", NUMERIC, IN,
           "Number of another request whose data holds the history (read and updated through "
           "WorkflowGen's GraphQL API; settings WorkflowGenGraphqlUrl, WorkflowGenUsername, "

@@ -107,8 +107,10 @@ def local_name(tag: str) -> str:
 
 
 def is_name(text: str) -> bool:
-    """True if ``text`` can be written as an element name (no prefix)."""
-    return _NAME.fullmatch(text) is not None and not text.lower().startswith("xml")
+    """True if ``text`` can be written as an element name (no prefix). Names starting with
+    ``xml`` are reserved by the XML spec but well-formed: a session child read with such a name
+    is written back as received (only ``xmlns`` itself is refused)."""
+    return _NAME.fullmatch(text) is not None and text.lower() != "xmlns"
 
 
 def element_text(element: etree._Element) -> str:

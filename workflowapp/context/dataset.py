@@ -85,6 +85,9 @@ def from_element(root: etree._Element) -> Context:
         elif tag == "session" and not session_seen:
             session_seen = True
             ctx.session = _record(child)
+            for key in ctx.session:
+                if not _xml.is_name(key):
+                    raise ContextError(f"session element {key!r} is not allowed")
     return ctx
 
 

@@ -14,6 +14,7 @@ FILE      :class:`FileRef` (files travel by reference, never inline)
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,7 +67,11 @@ class FileRef:
 Value: TypeAlias = str | float | datetime | FileRef | None
 
 
-@dataclass
+#: Parameter names whose values ``repr()`` never shows (API keys, passwords, tokens).
+SECRET_NAME = re.compile(r"(?i)(api_?key|password|secret|token)")
+
+
+@dataclass(repr=False)
 class Parameter:
     """One parameter of the action: name, data type, direction and value."""
 
@@ -74,6 +79,12 @@ class Parameter:
     data_type: DataType
     direction: Direction
     value: Value = None
+
+    def __repr__(self) -> str:
+        shown = "[REDACTED]" if self.value is not None and SECRET_NAME.search(self.name) \
+            else repr(self.value)
+        return (f"Parameter(name={self.name!r}, data_type={self.data_type.value}, "
+                f"direction={self.direction.value}, value={shown})")
 
     @property
     def is_output(self) -> bool:
