@@ -63,7 +63,7 @@ def test_call_reports_failures(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_serve_execs_gunicorn_with_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(cli.os, "execv", lambda path, argv: seen.update(argv=argv))
+    monkeypatch.setattr("workflowapp.cli.os.execv", lambda path, argv: seen.update(argv=argv))
     assert cli.main(["serve", "--host", "127.0.0.1", "--port", "8123", "--workers", "3"]) == 0
     argv = seen["argv"]
     assert argv[1:3] == ["-m", "gunicorn"]

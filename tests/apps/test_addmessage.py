@@ -103,7 +103,7 @@ def test_same_tool_calls_again_are_a_no_op(client: FlaskClient, fmt: Format,
 
 def test_one_tool_at_a_time_repeats_part_of_the_calls(client: FlaskClient) -> None:
     """A process adding GETAGENTTOOL's single TOOL before each result changes nothing."""
-    history = [USER, ASSISTANT]
+    history: list[dict[str, Any]] = [USER, ASSISTANT]
     for selected, call_id in ((SELECTED[0], "call_A"), (SELECTED[1], "call_B")):
         same = add(client, "assistant", param("ASSISTANT_TOOL_CALL", json.dumps(selected)),
                    history=history)

@@ -27,7 +27,7 @@ DOC_TOOLS = [
                                    "quantity": {"type": "number"}},
                     "additionalProperties": False, "required": ["serial_number", "quantity"]}},
 ]
-DOC_SELECTED = [
+DOC_SELECTED: list[dict[str, Any]] = [
     {"name": "GET_STOCK_INFORMATION", "id": "call_Vuc2Ga8jP7vUksxG9C0fwpY8",
      "parameters": {"product_name": "vis", "serial_number": "V45645"}},
     {"name": "GET_STOCK_INFORMATION", "id": "call_nq3SCVUk0FjAHCeqOZGNXpC8",
