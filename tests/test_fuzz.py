@@ -18,13 +18,14 @@ from workflowapp.apps import registry
 from workflowapp.context import read_context
 from workflowapp.context.model import DataType, Direction, Format, Parameter
 
-FUZZ = settings(max_examples=40, deadline=None,
+FUZZ = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 ALLOWED = {200, 400, 404, 413, 502}
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.integers(-(10**400), 10**400)
+    | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
                                                                  max_size=3),
     max_leaves=8,
@@ -32,7 +33,13 @@ json_values = st.recursive(
 texts = st.one_of(
     st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=40),
     st.sampled_from(["Y", "N", "yes", "0", "json_schema", "json_object", "user", "tool",
-                     "assistant", "-1", "1e400", "[]", "{}", "null", "whisper-1"]),
+                     "assistant", "-1", "1e400", "[]", "{}", "null", "whisper-1",
+                     '[{"type": "function", "name": "x"}]', '{"type": "function"}',
+                     '[{"name": "T", "id": "c1", "parameters": {"n": 1' + "0" * 400 + '}}]',
+                     '{"name": "T", "id": "c1", "parameters": {"serial_number": [1]}}',
+                     '[{"role": "assistant", "tool_calls": [{"id": "c", "type": "function",'
+                     ' "function": {"name": "T", "arguments": "{}"}}]}]',
+                     '{"name": "s", "schema": {"type": "object"}, "strict": true}']),
     json_values.map(json.dumps),
 )
 numbers = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e6, max_value=1e6)
