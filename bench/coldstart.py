@@ -1,0 +1,242 @@
+"""Cold start: from process start to the first successful OPENAICHAT answer.
+
+* gunicorn: ``python -m gunicorn --config config/gunicorn.conf.py`` started, then the driver
+  posts (retrying every 5 ms while the port refuses) until a 200 comes back;
+* plain Python: ``python -c`` importing workflowapp, ``create_app()`` and one call through the
+  WSGI app (Flask's test client), the upstream being the loopback fake;
+* ``python -c pass``: the interpreter alone, the floor;
+* ``python -X importtime``: which packages the import of the host and its applications costs.
+
+    python bench/coldstart.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (  # noqa: E402
+    CHOSEN,
+    HOST,
+    PYTHON,
+    ServerModel,
+    Service,
+    chat_context,
+    free_port,
+    host_env,
+    machine,
+    median,
+    running,
+    save,
+    start_fake,
+    table,
+    wait_quiet,
+    workspace,
+)
+
+TARGET_S = 0.3
+
+FIRST_CALL = r"""
+import sys, time, base64
+t0 = time.perf_counter()
+import workflowapp
+from workflowapp import create_app
+t1 = time.perf_counter()
+app = create_app()
+t2 = time.perf_counter()
+body = base64.b64decode(sys.argv[1])
+response = app.test_client().post("/OPENAICHAT", data=body)
+t3 = time.perf_counter()
+assert response.status_code == 200 and b"Hello!" in response.data, response.data[:300]
+print(f"{t1 - t0:.6f} {t2 - t1:.6f} {t3 - t2:.6f}", flush=True)
+"""
+
+IMPORTS = (
+    "import workflowapp; from workflowapp import create_app; app = create_app(); "
+    "import workflowapp.apps.builtins"
+)
+
+
+def post_until_answered(port: int, body: bytes, content_type: str, limit: float) -> float:
+    """Seconds (perf_counter) at which the first 200 came back; raises after ``limit``."""
+    request = (f"POST /OPENAICHAT HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: {content_type}\r\n"
+               f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+    deadline = time.perf_counter() + limit
+    while time.perf_counter() < deadline:
+        try:
+            with socket.create_connection((HOST, port), timeout=limit) as sock:
+                sock.sendall(request)
+                data = b""
+                while chunk := sock.recv(65536):
+                    data += chunk
+            if data.startswith(b"HTTP/1.1 200") and b"Hello!" in data:
+                return time.perf_counter()
+        except OSError:
+            pass
+        time.sleep(0.005)
+    raise TimeoutError(f"no answer within {limit} s")
+
+
+def cached_env(work: Path, fake: Service, extra: dict[str, str] | None = None,
+               bytecode: bool = True) -> dict[str, str]:
+    """The host's environment with a private bytecode cache (as an installed package has its
+    .pyc files), or, ``bytecode=False``, with the source tree's modules compiled at each start
+    (a checkout run with PYTHONDONTWRITEBYTECODE=1, as in this sandbox)."""
+    env = host_env(work, fake, extra)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if bytecode:
+        env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def gunicorn_start(work: Path, fake: Service, model: ServerModel, runs: int) -> list[float]:
+    body = chat_context("dataset", f"{fake.url}/v1/chat/completions")
+    env = cached_env(work, fake, dict(model.env))
+    times = []
+    for _ in range(runs + 1):  # the first run fills the bytecode cache: not counted
+        port = free_port()
+        log = (work / f"cold-{port}.log").open("wb")
+        began = time.perf_counter()
+        proc = subprocess.Popen(model.command(port), env=env, cwd=work, stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        host = Service("host", proc, port, Path(log.name))
+        with running(host):
+            answered = post_until_answered(port, body, "application/xml", 30.0)
+        log.close()
+        times.append(answered - began)
+    return times[1:]
+
+
+def python_start(work: Path, fake: Service, runs: int, bytecode: bool = True
+                 ) -> list[dict[str, float]]:
+    body = chat_context("dataset", f"{fake.url}/v1/chat/completions")
+    env = cached_env(work, fake, bytecode=bytecode)
+    found = []
+    for _ in range(runs + 1):  # the first run fills the bytecode cache: not counted
+        began = time.perf_counter()
+        done = subprocess.run(
+            [PYTHON, "-c", FIRST_CALL, base64.b64encode(body).decode()], env=env, cwd=work,
+            capture_output=True, timeout=60, check=True,
+        )
+        total = time.perf_counter() - began
+        imports, create, first = (float(x) for x in done.stdout.split())
+        found.append({"total_s": total, "import_s": imports, "create_app_s": create,
+                      "first_call_s": first,
+                      "interpreter_s": total - imports - create - first})
+    return found[1:]
+
+
+def bare_python(runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        subprocess.run([PYTHON, "-c", "pass"], check=True, timeout=30)
+        times.append(time.perf_counter() - began)
+    return times
+
+
+def import_costs(work: Path, fake: Service) -> dict[str, Any]:
+    """``-X importtime`` of the host and its applications: ms per top-level package."""
+    done = subprocess.run([PYTHON, "-X", "importtime", "-c", IMPORTS], env=cached_env(work, fake),
+                          cwd=work, capture_output=True, timeout=60, check=True, text=True)
+    by_package: dict[str, float] = defaultdict(float)
+    cumulative: dict[str, float] = {}
+    pattern = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
+    for line in done.stderr.splitlines():
+        match = pattern.match(line)
+        if not match:
+            continue
+        own, total, _indent, name = match.groups()
+        root = name.split(".")[0]
+        by_package[root] += int(own) / 1000
+        if name in KEY_MODULES:
+            cumulative.setdefault(name, int(total) / 1000)
+    ranked = sorted(by_package.items(), key=lambda item: item[1], reverse=True)
+    return {"self_ms_by_package": dict(ranked[:15]), "total_ms": sum(by_package.values()),
+            "cumulative_ms": cumulative}
+
+
+KEY_MODULES = (
+    "workflowapp", "workflowapp.web", "workflowapp.settings", "workflowapp.upstream",
+    "workflowapp.context", "workflowapp.apps.builtins", "workflowapp.apps.chat",
+    "workflowapp.wfgen_graphql", "flask", "werkzeug", "jinja2", "requests", "urllib3", "lxml.etree",
+    "jsonschema", "dotenv", "email.utils", "importlib.metadata", "gevent", "gunicorn",
+)
+
+
+def run(quick: bool = False, model: ServerModel = CHOSEN) -> dict[str, Any]:
+    runs = 2 if quick else 7
+    busy = wait_quiet(3 if quick else 60)
+    with workspace() as work:
+        fake = start_fake(work, 0, "fake-0ms")
+        with running(fake):
+            gunicorn_times = gunicorn_start(work, fake, model, runs)
+            python_runs = python_start(work, fake, runs)
+            uncached = python_start(work, fake, max(2, runs // 2), bytecode=False)
+            imports = import_costs(work, fake)
+    bare = bare_python(runs)
+    python_summary = {key: median([run[key] for run in python_runs]) for key in python_runs[0]}
+    return {
+        "benchmark": "coldstart", "quick": quick, "machine": machine(), "server": model.name,
+        "busy_before": busy,
+        "gunicorn_s": {"median": median(gunicorn_times), "min": min(gunicorn_times),
+                       "runs": gunicorn_times},
+        "python": python_summary, "python_runs": python_runs,
+        "python_no_bytecode_s": median([run["total_s"] for run in uncached]),
+        "bare_python_s": median(bare), "imports": imports, "target_s": TARGET_S,
+        "workers": os.cpu_count(),
+    }
+
+
+def report(result: dict[str, Any]) -> str:
+    python = result["python"]
+    rows = [
+        ["gunicorn (config/gunicorn.conf.py) to first answer", result["gunicorn_s"]["median"],
+         result["gunicorn_s"]["min"]],
+        ["python -c: import + create_app + first call", python["total_s"], "-"],
+        ["  interpreter start and exit", python["interpreter_s"], "-"],
+        ["  import workflowapp", python["import_s"], "-"],
+        ["  create_app()", python["create_app_s"], "-"],
+        ["  first OPENAICHAT call (lazy imports)", python["first_call_s"], "-"],
+        ["python -c ..., workflowapp/ not byte-compiled (checkout)",
+         result["python_no_bytecode_s"], "-"],
+        ["python -c pass", result["bare_python_s"], "-"],
+    ]
+    text = ("Cold start (seconds, median; .pyc files cached as in an installed package)\n"
+            + table(["what", "median s", "min s"], rows, 3))
+    imports = result["imports"]
+    packages = [[name, ms] for name, ms in imports["self_ms_by_package"].items()]
+    text += ("\n\nImport cost by package (ms of -X importtime self time, total "
+             f"{imports['total_ms']:.0f} ms)\n" + table(["package", "ms"], packages, 1))
+    text += "\nCumulative import ms: " + json.dumps(
+        {k: round(v, 1) for k, v in imports["cumulative_ms"].items()})
+    return text + f"\nTarget: cold start <= {TARGET_S} s."
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 runs instead of 7")
+    args = parser.parse_args(argv)
+    result = run(args.quick)
+    print(report(result))
+    print(f"saved {save('coldstart', result)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Added latency and server CPU per call: OPENAICHAT through the host vs the same chat call sent
+directly to the fake upstream.
+
+Two fakes answer in 0 ms and 50 ms; at concurrency 1 and 32 the driver alternates blocks of
+direct, DataSet-XML and JSON calls (so drift hits all three alike), and the host's CPU is read
+from /proc/<pid>/stat of its master and workers before and after each block. The difference of
+the percentiles is what the host adds: HTTP parsing, Flask, context read + validation + render,
+the pooled upstream call and its JSON.
+
+    python bench/latency.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (  # noqa: E402
+    CHOSEN,
+    ServerModel,
+    Service,
+    direct_target,
+    drive,
+    expected_workers,
+    host_target,
+    machine,
+    percentile,
+    raise_nofile,
+    running,
+    save,
+    start_fake,
+    start_host,
+    table,
+    wait_quiet,
+    workspace,
+)
+
+#: (upstream delay ms, concurrency) -> calls per block, full and quick.
+COUNTS = {(0, 1): (600, 60), (0, 32): (2400, 320), (50, 1): (100, 20), (50, 32): (640, 64)}
+BLOCKS = (3, 1)
+TARGETS = {"p50_ms": 1.0, "p99_ms": 5.0, "cpu_ms": 1.0}
+
+
+def wait_workers(host: Service, model: ServerModel, timeout: float = 30.0) -> list[int]:
+    """The host's pids once every worker has forked."""
+    wanted = 1 + expected_workers(model)
+    deadline = time.monotonic() + timeout
+    pids = host.pids()
+    while len(pids) < wanted and time.monotonic() < deadline:
+        time.sleep(0.05)
+        pids = host.pids()
+    return pids
+
+
+def run(quick: bool = False, model: ServerModel = CHOSEN) -> dict[str, Any]:
+    raise_nofile()
+    busy = wait_quiet(3 if quick else 60)
+    blocks = BLOCKS[1] if quick else BLOCKS[0]
+    cases: list[dict[str, Any]] = []
+    with workspace() as work:
+        fakes = {0: start_fake(work, 0, "fake-0ms"), 50: start_fake(work, 50, "fake-50ms")}
+        host = start_host(work, fakes[0], model, upstreams=[fakes[50]])
+        with running(*fakes.values(), host):
+            pids = wait_workers(host, model)
+            # Every worker imports its applications lazily on its first call: warm them all.
+            warm = host_target(host, "dataset", fakes[0])
+            drive([{"target": warm, "concurrency": 16, "requests": 64 if quick else 400,
+                    "deadline": 30}], timeout=60)
+            for (delay, concurrency), (full, small) in COUNTS.items():
+                count = small if quick else full
+                upstream = fakes[delay]
+                targets = {
+                    "direct": (direct_target(upstream), upstream.pids()),
+                    "dataset": (host_target(host, "dataset", upstream), pids),
+                    "json": (host_target(host, "json", upstream), pids),
+                }
+                # Clients start spread over one upstream delay, so the 32 calls do not come
+                # back (and compete for the CPU) all at once, round after round.
+                phases = [
+                    {"label": name, "target": target, "concurrency": concurrency,
+                     "requests": count, "warmup": concurrency * 4 if block == 0 else 0,
+                     "watch": watch, "deadline": 120, "ramp": delay / 1000}
+                    for block in range(blocks) for name, (target, watch) in targets.items()
+                ]
+                results = drive(phases, timeout=blocks * 3 * 150)
+                cases.append(summarise(delay, concurrency, results))
+    return {"benchmark": "latency", "quick": quick, "server": model.name, "machine": machine(),
+            "busy_before": busy, "cases": cases, "targets": TARGETS}
+
+
+def summarise(delay: int, concurrency: int, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per (delay, concurrency): percentiles of each target, the host's additions, CPU/call."""
+    by_name: dict[str, dict[str, Any]] = {}
+    for result in results:
+        entry = by_name.setdefault(result["label"], {"lat": [], "ok": 0, "errors": 0,
+                                                     "cpu": 0.0, "driver_cpu": 0.0, "kinds": {}})
+        entry["kinds"].update(result["error_kinds"])
+        entry["lat"] += result["latencies_ms"]
+        entry["ok"] += result["ok"]
+        entry["errors"] += result["errors"] + result["unfinished"]
+        entry["cpu"] += result["server_cpu_s"] or 0.0
+        entry["driver_cpu"] += result["driver_cpu_s"]
+    direct = by_name["direct"]
+    d50, d99 = percentile(direct["lat"], 0.5), percentile(direct["lat"], 0.99)
+    rows = []
+    for name, entry in by_name.items():
+        p50, p99 = percentile(entry["lat"], 0.5), percentile(entry["lat"], 0.99)
+        rows.append({
+            "target": name, "calls": entry["ok"], "errors": entry["errors"],
+            "p50_ms": p50, "p99_ms": p99,
+            "added_p50_ms": None if name == "direct" else p50 - d50,
+            "added_p99_ms": None if name == "direct" else p99 - d99,
+            # server CPU: the host's processes for host rows, the fake's for the direct row
+            "cpu_ms_per_call": entry["cpu"] * 1000 / entry["ok"] if entry["ok"] else None,
+            "driver_cpu_ms_per_call": entry["driver_cpu"] * 1000 / entry["ok"]
+            if entry["ok"] else None,
+            "error_kinds": entry["kinds"],
+        })
+    return {"delay_ms": delay, "concurrency": concurrency, "rows": rows}
+
+
+def report(result: dict[str, Any]) -> str:
+    rows = []
+    for case in result["cases"]:
+        for row in case["rows"]:
+            rows.append([
+                case["delay_ms"], case["concurrency"], row["target"], row["calls"], row["errors"],
+                row["p50_ms"], row["p99_ms"],
+                "" if row["added_p50_ms"] is None else row["added_p50_ms"],
+                "" if row["added_p99_ms"] is None else row["added_p99_ms"],
+                "" if row["cpu_ms_per_call"] is None else row["cpu_ms_per_call"],
+            ])
+    headers = ["upstream ms", "conc", "path", "calls", "errors", "p50 ms", "p99 ms",
+               "added p50", "added p99", "CPU ms/call"]
+    note = ("CPU ms/call: all host processes for dataset/json rows, the fake for direct rows. "
+            f"Targets at concurrency 1: added p50 <= {TARGETS['p50_ms']} ms, "
+            f"p99 <= {TARGETS['p99_ms']} ms; host CPU <= {TARGETS['cpu_ms']} ms/call.")
+    kinds = {kind for case in result["cases"] for row in case["rows"]
+             for kind in row.get("error_kinds", {})}
+    if kinds:
+        note += "\nErrors: " + "; ".join(sorted(kinds))
+    return f"Added latency ({result['server']})\n" + table(headers, rows) + "\n" + note
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny counts (smoke test)")
+    args = parser.parse_args(argv)
+    result = run(args.quick)
+    print(report(result))
+    print(f"saved {save('latency', result)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
