@@ -218,25 +218,16 @@ def _popen(command: Sequence[str], log: Path, env: Mapping[str, str], cwd: Path
         )
 
 
-def start_fake(workdir: Path, delay_ms: float, name: str = "fake", stock: bool = False
-               ) -> Service:
-    """The loopback fake OpenAI server (gevent, no validation), ready to answer.
-
-    By default ``bench/upstream.py`` serves it with TCP_NODELAY; ``stock`` runs
-    ``python -m tests.fakes.openai_fake`` as is (40 ms more per kept-alive answer, see there).
-    """
+def start_fake(workdir: Path, delay_ms: float, name: str = "fake") -> Service:
+    """The loopback fake OpenAI server (gevent, no validation), ready to answer."""
     port = free_port()
     log = workdir / f"{name}.log"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    if stock:
-        command = [
-            PYTHON, "-m", "tests.fakes.openai_fake", "--host", HOST, "--port", str(port),
-            "--delay-ms", str(delay_ms), "--server", "gevent", "--no-validate",
-            "--record-limit", "1",
-        ]
-    else:
-        command = [PYTHON, str(BENCH / "upstream.py"), "--host", HOST, "--port", str(port),
-                   "--delay-ms", str(delay_ms)]
+    command = [
+        PYTHON, "-m", "tests.fakes.openai_fake", "--host", HOST, "--port", str(port),
+        "--delay-ms", str(delay_ms), "--server", "gevent", "--no-validate",
+        "--record-limit", "1",
+    ]
     service = Service(name, _popen(command, log, env, ROOT), port, log)
     _wait_ready(service, "/_fake/stats", "GET", None, 20.0)
     return service

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -204,7 +205,10 @@ class FakeOpenAI:
         if self.server_kind == "gevent":
             from gevent.pywsgi import WSGIServer
 
-            server = WSGIServer((self.host, self.port), self, log=None, backlog=4096)
+            # Accepted sockets inherit TCP_NODELAY: gevent.pywsgi writes headers and body in two
+            # sends, and with Nagle's algorithm on every kept-alive answer would wait ~40 ms
+            # for the client's delayed ACK (real OpenAI endpoints do not).
+            server = WSGIServer(_nodelay_listener(self.host, self.port), self, log=None)
             server.start()
             self.port = server.server_port
             self._server = server
@@ -612,6 +616,17 @@ def _azure_401() -> dict[str, Any]:
 
 def _mask(key: str) -> str:
     return f"{key[:3]}{'*' * max(len(key) - 7, 0)}{key[-4:]}" if len(key) > 8 else "****"
+
+
+def _nodelay_listener(host: str, port: int) -> socket.socket:
+    """A listening socket whose accepted connections have Nagle's algorithm off."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    sock.listen(4096)
+    return sock
 
 
 def _make_werkzeug_server(host: str, port: int, app: FakeOpenAI) -> Any:
