@@ -683,3 +683,16 @@ def test_call_options_validation() -> None:
         CallOptions(max_retries=-1)
     with pytest.raises(ParameterError):
         CallOptions(deadline=-5)
+
+
+def test_proxy_and_ca_environment_resolved_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.corp")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corp.pem")
+    client = Client()
+    assert client._proxies_for("https://api.openai.com/v1/x")["https"] == "http://proxy.corp:3128"
+    assert "https" not in client._proxies_for("https://llm.internal.corp/v1/x")
+    monkeypatch.setenv("HTTPS_PROXY", "http://changed:1")
+    assert client._proxies_for("https://api.openai.com/v1/y")["https"] == "http://proxy.corp:3128"
+    assert client._verify == "/etc/ssl/corp.pem"
+    assert client._session.trust_env is False

@@ -14,9 +14,6 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from jsonschema import exceptions as schema_errors
-from jsonschema import validators
-
 from ..context.model import DataType
 from ..errors import (
     BadUpstreamAnswer,
@@ -277,9 +274,11 @@ def json_schema_format(call: Call) -> dict[str, Any]:
         )
     if "strict" in wrapped and not isinstance(wrapped["strict"], bool | None):
         raise ParameterError(f"{name}: strict must be true or false.", parameter=name)
+    from jsonschema import exceptions, validators  # only JSON-schema calls pay its import
+
     try:
         validators.validator_for(schema).check_schema(schema)
-    except schema_errors.SchemaError as exc:
+    except exceptions.SchemaError as exc:
         raise ParameterError(f"{name}: the schema is not valid ({exc.message}).",
                              parameter=name) from None
     return wrapped
@@ -458,8 +457,10 @@ def parse_json_answer(content: Any) -> Any:
 
 def check_answer(answer: Any, schema: dict[str, Any]) -> None:
     """Validate the answer against the schema; a mismatch names the offending field."""
-    error = schema_errors.best_match(_validator(json.dumps(schema, sort_keys=True)).iter_errors(
-        answer))
+    from jsonschema import exceptions
+
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    error = exceptions.best_match(validator.iter_errors(answer))
     if error is not None:
         field = "/".join(str(part) for part in error.absolute_path) or "(the whole answer)"
         raise SchemaMismatch(
@@ -471,6 +472,8 @@ def check_answer(answer: Any, schema: dict[str, Any]) -> None:
 @lru_cache(maxsize=256)
 def _validator(schema_text: str) -> Any:
     schema = json.loads(schema_text)
+    from jsonschema import validators
+
     return validators.validator_for(schema)(schema)
 
 
