@@ -69,6 +69,14 @@ def test_serve_execs_gunicorn_with_the_config(monkeypatch: pytest.MonkeyPatch) -
     assert argv[1:3] == ["-m", "gunicorn"]
     assert "127.0.0.1:8123" in argv and "3" in argv
     assert argv[-1] == "workflowapp:create_app()"
+    assert argv[argv.index("--config") + 1].endswith("config/gunicorn.conf.py")
+
+
+def test_serve_leaves_the_bind_to_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr("workflowapp.cli.os.execv", lambda path, argv: seen.update(argv=argv))
+    assert cli.main(["serve"]) == 0
+    assert "--bind" not in seen["argv"], "WORKFLOWAPP_BIND in gunicorn.conf.py decides"
 
 
 @pytest.mark.parametrize("argv", [["call", "NOPE"], ["call", "OPENAICHAT", "TEMPERATURE=nan"],

@@ -37,10 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workflowapp", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     serve_cmd = commands.add_parser("serve", help="run the production server")
-    serve_cmd.add_argument("--host", default=os.environ.get("WORKFLOWAPP_HOST", "0.0.0.0"))
-    serve_cmd.add_argument(
-        "--port", type=int, default=int(os.environ.get("WORKFLOWAPP_PORT", "8000"))
-    )
+    serve_cmd.add_argument("--host", help="default 0.0.0.0 (gunicorn: WORKFLOWAPP_BIND)")
+    serve_cmd.add_argument("--port", type=int, help="default 8000 (gunicorn: WORKFLOWAPP_BIND)")
     serve_cmd.add_argument("--workers", type=int, help="worker processes (default: config)")
     serve_cmd.add_argument("--config", default=os.environ.get("WORKFLOWAPP_GUNICORN_CONF"))
     call_cmd = commands.add_parser("call", help="run one application locally")
@@ -56,18 +54,28 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Replace this process with gunicorn (POSIX) or run waitress (Windows)."""
-    bind = f"{args.host}:{args.port}"
+    """Replace this process with gunicorn (POSIX) or run waitress (Windows).
+
+    gunicorn takes its settings from ``config/gunicorn.conf.py`` (``WORKFLOWAPP_BIND`` and
+    friends); ``--host``/``--port`` override its bind address. On Windows, waitress runs with
+    the sizing measured for it: 250 threads, 500 connections, 960 s channel timeout (above
+    the 900 s WorkflowAppDeadline).
+    """
+    given = args.host is not None or args.port is not None
+    bind = f"{args.host or '0.0.0.0'}:{args.port or 8000}"
     if os.name == "nt":
         import waitress
 
         from . import create_app
 
-        threads = int(os.environ.get("WORKFLOWAPP_THREADS", "64"))
-        waitress.serve(create_app(), listen=bind, threads=threads)
+        threads = int(os.environ.get("WORKFLOWAPP_THREADS", "250"))
+        waitress.serve(create_app(), listen=bind, threads=threads, connection_limit=2 * threads,
+                       channel_timeout=960)
         return 0
     config = args.config or (str(CONFIG) if CONFIG.is_file() else None)
-    command = [sys.executable, "-m", "gunicorn", "--bind", bind]
+    command = [sys.executable, "-m", "gunicorn"]
+    if given or not config:
+        command += ["--bind", bind]
     if config:
         command += ["--config", config]
     if args.workers:
