@@ -1,7 +1,7 @@
 """gunicorn settings of the workflowapp host (``workflowapp serve`` uses this file).
 
 Chosen by measurement (``bench/capacity.py --compare``; figures in ``bench/README.md`` and
-``docs/hosting.md``). A workflow call spends >99 % of its time waiting for the LLM, so the
+README.md "Hosting"). A workflow call spends >99 % of its time waiting for the LLM, so the
 host must hold many idle calls cheaply. On 2 cores, with 1,000 concurrent calls to an upstream
 answering in 2 s: gevent workers (one greenlet per call) kept the direct rate (99-100 % in
 five runs, 0 errors, p99 2.04 s, ~150 MiB PSS for master + 2 workers, ~1.8 ms CPU per call);

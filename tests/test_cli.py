@@ -27,7 +27,7 @@ def test_apps_json_is_the_manifest(capsys: pytest.CaptureFixture[str]) -> None:
 def test_apps_markdown_tables(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["apps", "ECHO", "--markdown"]) == 0
     text = capsys.readouterr().out
-    assert text.startswith("#### ECHO")
+    assert text.startswith("### ECHO")
     assert "| `SESSION_INFO` (ext) | TEXT | OUT |" in text
 
 

@@ -184,7 +184,7 @@ def apps(args: argparse.Namespace) -> int:
 def markdown_table(app: App) -> str:
     """The README table of one application, generated from its declaration."""
     lines = [
-        f"#### {app.name}",
+        f"### {app.name}",
         "",
         app.description,
         "",
