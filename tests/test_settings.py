@@ -103,3 +103,15 @@ def test_hostile_web_config_is_not_expanded(tmp_path: Path) -> None:
 def test_repr_hides_secrets() -> None:
     text = repr(Settings({"OpenAIApiKey": "sk-hidden-123456", "WorkflowAppPassword": "pw-xyz"}))
     assert "sk-hidden-123456" not in text and "pw-xyz" not in text
+
+
+def test_web_config_sample_is_readable_and_complete() -> None:
+    from workflowapp.apps import registry
+    from workflowapp.settings import DEFAULTS, read_web_config
+
+    sample = Path(__file__).resolve().parent.parent / "web.config.sample"
+    keys = {key.lower() for key in read_web_config(sample)}
+    expected = set(DEFAULTS) | {app.log_setting for app in registry.all_apps()} | {
+        "OpenAIApiKey", "OpenAIChatApiUrl", "WorkflowAppAllowedHosts", "WorkflowAppPathMap",
+        "WorkflowAppAllowedFolders", "WorkflowGenGraphqlUrl"}
+    assert {key.lower() for key in expected} <= keys
