@@ -133,11 +133,6 @@ class Call:
 
     # --- outputs ------------------------------------------------------------------------
 
-    def declared(self, name: str) -> bool:
-        """True when the action declared ``name`` as an OUT or INOUT parameter."""
-        parameter = self.context.get(name)
-        return parameter is not None and parameter.is_output
-
     def output_names(self) -> list[str]:
         """Names of every OUT/INOUT parameter the action declared, in received order."""
         return [p.name for p in self.context if p.is_output]
