@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..context.model import DataType
 from ..errors import ParameterError
 from .call import Call
 from .registry import COMMON, IN, NUMERIC, OUT, TEXT, App, Param, register
@@ -100,16 +99,9 @@ def fill_tool_outputs(call: Call, tool: dict[str, Any]) -> None:
             if call.context.parameters[name].is_input:
                 continue  # an INOUT parameter keeps the value it came with
             missing.append(name)
-        call.set(name, _property_value(call, name, parameters.get(name)))
+        call.set(name, parameters.get(name))  # to_type: objects/arrays as JSON
     if missing:
         call.log.info("tool %s has no parameter %s: emptied", tool["name"], ", ".join(missing))
-
-
-def _property_value(call: Call, name: str, value: Any) -> Any:
-    parameter = call.context.parameters[name]
-    if parameter.data_type is DataType.TEXT and isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return value
 
 
 def run_get_tool(call: Call) -> None:

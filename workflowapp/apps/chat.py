@@ -14,7 +14,6 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from ..context.model import DataType
 from ..errors import (
     BadUpstreamAnswer,
     ContentFiltered,
@@ -429,16 +428,9 @@ def _fill_json_properties(
     for name in call.output_names():
         if name in answer and call.app.param(name) is None:
             try:
-                call.set(name, _property_value(answer[name], call, name))
+                call.set(name, answer[name])  # objects/arrays become JSON text
             except ParameterError as exc:
                 raise SchemaMismatch(exc.message, http_status=200) from None
-
-
-def _property_value(value: Any, call: Call, name: str) -> Any:
-    parameter = call.context.parameters[name]
-    if parameter.data_type is DataType.TEXT and isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return value
 
 
 def parse_json_answer(content: Any) -> Any:
