@@ -37,8 +37,8 @@ def test_handlers_write_stderr_and_a_daily_file(tmp_path: Path) -> None:
     stream = io.StringIO()
     settings = Settings({"WorkflowAppLogPath": str(tmp_path), "OpenAIApiKey": "sk-configured-999",
                          "OpenAIChatLogLevel": "2"})
-    logs.configure(settings, stream=stream)
-    log = logs.app_logger(settings, "OPENAICHAT", "OpenAIChatLogLevel")
+    logs.configure(settings, stream=stream, app_levels={"OPENAICHAT": "OpenAIChatLogLevel"})
+    log = logs.app_logger("OPENAICHAT")
     with logs.call_secrets("per-call-key-777"):
         log.info("using %s and %s", "sk-configured-999", "per-call-key-777")
     log.debug("not at level 2")
@@ -53,8 +53,8 @@ def test_exception_text_is_redacted(tmp_path: Path) -> None:
     stream = io.StringIO()
     settings = Settings({"WorkflowAppLogPath": str(tmp_path), "OpenAIApiKey": "sk-in-trace-42",
                          "EchoLogLevel": "1"})
-    logs.configure(settings, stream=stream, to_file=False)
-    log = logs.app_logger(settings, "ECHO", "EchoLogLevel")
+    logs.configure(settings, stream=stream, to_file=False, app_levels={"ECHO": "EchoLogLevel"})
+    log = logs.app_logger("ECHO")
     try:
         raise RuntimeError("failed with sk-in-trace-42")
     except RuntimeError:

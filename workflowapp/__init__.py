@@ -20,13 +20,16 @@ if TYPE_CHECKING:
 def create_app(settings: Settings | None = None, client: Client | None = None) -> Flask:
     """The Flask WSGI application, configured from ``settings`` (default: read them)."""
     from . import logs
+    from .apps import registry
     from .apps.call import Services
     from .settings import Settings
     from .upstream import Client
     from .web import create_app as create_web_app
 
     settings = settings or Settings.load()
-    logs.configure(settings)
+    logs.configure(
+        settings, app_levels={app.name: app.log_setting for app in registry.all_apps()}
+    )
     client = client or Client(
         pool_size=settings.get_int("WorkflowAppPoolSize"),
         allowed_hosts=settings.allowed_hosts,

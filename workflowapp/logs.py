@@ -14,7 +14,7 @@ import contextvars
 import logging
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -132,8 +132,16 @@ def level_of(settings: Settings, key: str) -> int:
     return LEVELS.get(max(0, min(3, number)), LEVELS[0])
 
 
-def configure(settings: Settings, *, stream: TextIO | None = None, to_file: bool = True) -> None:
-    """Install the stderr and daily-file handlers on the ``workflowapp`` logger (idempotent)."""
+def configure(
+    settings: Settings,
+    *,
+    stream: TextIO | None = None,
+    to_file: bool = True,
+    app_levels: Mapping[str, str] | None = None,
+) -> None:
+    """Install the stderr and daily-file handlers on the ``workflowapp`` logger (idempotent),
+    and set each application's logger (``app_levels``: name -> its LogLevel setting) once,
+    since settings do not change while the process runs."""
     root = logging.getLogger("workflowapp")
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -152,10 +160,10 @@ def configure(settings: Settings, *, stream: TextIO | None = None, to_file: bool
     host.setLevel(level_of(settings, "WorkflowAppLogLevel"))
     upstream = logging.getLogger("workflowapp.upstream")
     upstream.setLevel(level_of(settings, "WorkflowAppLogLevel"))
+    for app_name, level_setting in (app_levels or {}).items():
+        app_logger(app_name).setLevel(level_of(settings, level_setting))
 
 
-def app_logger(settings: Settings, app_name: str, level_setting: str) -> logging.Logger:
-    """The logger of one application, at the level of its ``...LogLevel`` setting."""
-    logger = logging.getLogger(f"workflowapp.apps.{app_name}")
-    logger.setLevel(level_of(settings, level_setting))
-    return logger
+def app_logger(app_name: str) -> logging.Logger:
+    """The logger of one application (its level is set by :func:`configure`)."""
+    return logging.getLogger(f"workflowapp.apps.{app_name}")

@@ -64,7 +64,7 @@ def create_app(services: Services) -> Flask:
         _authenticate(services.settings)
         application = registry.get(name)
         body = _read_body(services.settings, application.log_setting)
-        log = app_logger(services.settings, application.name, application.log_setting)
+        log = app_logger(application.name)
         raw, transport, field = find_context(body, request.mimetype, request.content_type)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("request %s %s headers %s", request.method, request.full_path,

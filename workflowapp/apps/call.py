@@ -376,7 +376,7 @@ class Outcome:
 
 def execute(app: App, context: Context, services: Services, *, raw: bytes | None = None) -> Outcome:
     """Run ``app`` on ``context`` and apply the ignore-error rule; never raises AppError."""
-    log = app_logger(services.settings, app.name, app.log_setting)
+    log = app_logger(app.name)
     key = context.get("API_KEY")
     with call_secrets(key.value if key is not None and isinstance(key.value, str) else None):
         if raw is not None and log.isEnabledFor(logging.DEBUG):
