@@ -24,6 +24,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
+    ROOT,
     ServerModel,
     drive,
     host_target,
@@ -56,7 +57,7 @@ def collapse(path: Path) -> tuple[collections.Counter[str], collections.Counter[
 def _where(frame: str) -> str:
     """``file:line`` of a py-spy frame ``func (path/to/file.py:123)`` shortened."""
     inside = frame.partition(" (")[2].rstrip(")")
-    for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
+    for marker in ("site-packages/", f"{ROOT}/", "lib/python3.11/"):
         if marker in inside:
             inside = inside.split(marker, 1)[1]
     return f"({inside.rsplit(':', 1)[0]})" if inside else ""
