@@ -473,6 +473,34 @@ def test_redirects_are_not_followed(client: Client, mock: responses.RequestsMock
     assert len(mock.calls) == 1
 
 
+def test_cookies_are_not_carried_between_calls(
+    client: Client, mock: responses.RequestsMock
+) -> None:
+    mock.post(OPENAI_URL, json={"ok": 1}, headers={"Set-Cookie": "affinity=tenant-a; Path=/"})
+    post(client)
+    post(client)
+    assert len(mock.calls) == 2
+    assert "Cookie" not in mock.calls[1].request.headers
+
+
+def test_netrc_credentials_never_replace_the_key(
+    client: Client, mock: responses.RequestsMock, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine api.openai.com login someone password other-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    mock.post(OPENAI_URL, json={"ok": 1})
+    post(client)
+    assert mock.calls[0].request.headers["Authorization"] == f"Bearer {KEY}"
+
+
+def test_compressed_answers_are_accepted(client: Client, mock: responses.RequestsMock) -> None:
+    mock.post(OPENAI_URL, json={"ok": 1})
+    post(client)
+    assert mock.calls[0].request.headers["Accept-Encoding"] == "gzip, deflate"
+
+
 def test_safe_url() -> None:
     url = f"https://h/x?api-version=2024-10-21&key={KEY}"
     assert safe_url(url) == "https://h/x?api-version=2024-10-21&key=[REDACTED]"
@@ -696,3 +724,12 @@ def test_proxy_and_ca_environment_resolved_once(monkeypatch: pytest.MonkeyPatch)
     assert client._proxies_for("https://api.openai.com/v1/y")["https"] == "http://proxy.corp:3128"
     assert client._verify == "/etc/ssl/corp.pem"
     assert client._session.trust_env is False
+
+
+def test_urls_are_sent_as_requests_would_send_them(
+    client: Client, mock: responses.RequestsMock
+) -> None:
+    url = "https://bücher.example/v1/chat/ä"
+    mock.post("https://xn--bcher-kva.example/v1/chat/%C3%A4", json={"ok": 1})
+    post(client, url, provider=Provider.COMPATIBLE)
+    assert mock.calls[0].request.url == "https://xn--bcher-kva.example/v1/chat/%C3%A4"
