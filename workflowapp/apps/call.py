@@ -82,9 +82,7 @@ class Call:
 
     def validate(self) -> None:
         """Check every declared IN/INOUT parameter and fill its default."""
-        for param in self.app.params:
-            if param.pattern or not param.direction.value.startswith("IN"):
-                continue
+        for param in self.app.inputs:
             value = coerce_input(param, self.received(param.name))
             if value is None and param.default is not None:
                 value = coerce_input(param, param.default)

@@ -70,6 +70,8 @@ class App:
     run: Callable[[Call], None]
     calls_upstream: bool = True
     _by_name: dict[str, Param] = field(init=False, repr=False, compare=False)
+    #: The IN and INOUT parameters with one name (patterns excluded): what a call validates.
+    inputs: tuple[Param, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_name: dict[str, Param] = {}
@@ -78,6 +80,8 @@ class App:
                 raise ValueError(f"{self.name}: parameter {param.name} declared twice")
             by_name[param.name] = param
         object.__setattr__(self, "_by_name", by_name)
+        inputs = tuple(p for p in self.params if not p.pattern and p.direction is not OUT)
+        object.__setattr__(self, "inputs", inputs)
 
     def param(self, name: str) -> Param | None:
         """The declared parameter of that exact name (patterns excluded), or None."""
