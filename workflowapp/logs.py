@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import logging
 import re
 import sys
@@ -164,6 +165,7 @@ def configure(
         app_logger(app_name).setLevel(level_of(settings, level_setting))
 
 
+@functools.cache  # getLogger takes logging's module lock on every call
 def app_logger(app_name: str) -> logging.Logger:
     """The logger of one application (its level is set by :func:`configure`)."""
     return logging.getLogger(f"workflowapp.apps.{app_name}")

@@ -65,7 +65,7 @@ def create_app(services: Services) -> Flask:
         application = registry.get(name)
         body = _read_body(services.settings, application.log_setting)
         log = app_logger(application.name)
-        raw, transport, field = find_context(body, request.mimetype, request.content_type)
+        raw, transport, field = find_context(body, request.content_type)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("request %s %s headers %s", request.method, request.full_path,
                       _visible_headers())
@@ -158,10 +158,14 @@ def _too_large(limit: int) -> RequestTooLarge:
     )
 
 
-def find_context(body: bytes, mimetype: str, full_type: str | None) -> tuple[bytes, str, str]:
-    """The context document in ``body`` and how it came: raw, form field or multipart part."""
+def find_context(body: bytes, full_type: str | None) -> tuple[bytes, str, str]:
+    """The context document in ``body`` and how it came: raw, form field or multipart part.
+
+    The Content-Type is looked at only when the body is not itself the context (parsing it
+    costs more than the check)."""
     if _looks_like_context(body):
         return body, "raw body", ""
+    mimetype = (full_type or "").partition(";")[0].strip().lower()
     if mimetype == "application/x-www-form-urlencoded":
         text = body.decode("utf-8", "replace")
         for name, value in parse_qsl(text, keep_blank_values=True):
