@@ -591,6 +591,7 @@ def host_allowed(url: str, entries: frozenset[AllowEntry]) -> bool:
     return any(entry.admits(scheme, host, port) for entry in entries)
 
 
+@functools.lru_cache(maxsize=256)  # the same few URLs on every call; errors are not cached
 def _check_url(url: str, allowed: frozenset[AllowEntry] | None) -> str:
     """``url`` stripped, or an error for a URL we must not call (raised before any send)."""
     url = url.strip()
