@@ -63,6 +63,7 @@ class Settings:
         for key, value in (values or {}).items():
             merged[key.lower()] = value
         self._values = merged
+        self._numbers: dict[str, float] = {}  # get_float's parses: settings never change
 
     @classmethod
     def load(
@@ -88,11 +89,16 @@ class Settings:
 
     def get_float(self, key: str) -> float:
         """A numeric setting; a non-numeric value is a clear configuration error."""
+        number = self._numbers.get(key)
+        if number is not None:
+            return number
         raw = self.get(key)
         try:
-            return float(raw) if raw is not None else float("nan")
+            number = float(raw) if raw is not None else float("nan")
         except ValueError:
             raise ConfigurationError(f"Setting {key} must be a number, not {raw!r}.") from None
+        self._numbers[key] = number
+        return number
 
     def get_int(self, key: str) -> int:
         """An integer setting; a non-integer value is a clear configuration error."""

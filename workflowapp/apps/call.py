@@ -81,12 +81,17 @@ class Call:
     # --- inputs -------------------------------------------------------------------------
 
     def validate(self) -> None:
-        """Check every declared IN/INOUT parameter and fill its default."""
-        for param in self.app.inputs:
-            value = coerce_input(param, self.received(param.name))
-            if value is None and param.default is not None:
-                value = coerce_input(param, param.default)
-            if value is None and param.required:
+        """Check each declared IN/INOUT parameter received, then fill defaults and require what
+        is required (only the few received or defaulted parameters are visited)."""
+        for parameter in self.context:
+            param = self.app.input(parameter.name) if parameter.is_input else None
+            if param is not None:
+                self.inputs[param.name] = coerce_input(param, parameter.value)
+        for param in self.app.defaulted:
+            if self.inputs.get(param.name) is not None:
+                continue
+            value = coerce_input(param, param.default)
+            if value is None:
                 raise MissingParameter(
                     f"Parameter {param.name} is required: {param.description}",
                     parameter=param.name,
@@ -130,6 +135,11 @@ class Call:
             ) from None
 
     # --- outputs ------------------------------------------------------------------------
+
+    def wants(self, name: str) -> bool:
+        """Whether the action declared ``name`` as OUT or INOUT (worth computing)."""
+        parameter = self.context.get(name)
+        return parameter is not None and parameter.is_output
 
     def output_names(self) -> list[str]:
         """Names of every OUT/INOUT parameter the action declared, in received order."""
@@ -457,7 +467,6 @@ def _apply(call: Call) -> None:
     """Write outputs into the context and blank secrets (API_KEY in every application)."""
     for name, value in call.outputs.items():
         call.context.parameters[name].value = value
-    secrets = {"API_KEY"} | {param.name for param in call.app.params if param.secret}
-    for name in secrets:
+    for name in call.app.secrets:
         if (secret := call.context.get(name)) is not None:
             secret.value = None

@@ -126,8 +126,9 @@ def run(call: Call) -> None:
     )
     call.record(response)
     _fill_outputs(call, response.data, response.text, response_format)
-    assistants = [_assistant_message(choice) for choice in _choices(response.data)]
-    call.set("MESSAGE_HISTORY", json.dumps(history + sent + assistants, ensure_ascii=False))
+    if call.wants("MESSAGE_HISTORY"):  # a long history is not re-serialised for nothing
+        assistants = [_assistant_message(choice) for choice in _choices(response.data)]
+        call.set("MESSAGE_HISTORY", json.dumps(history + sent + assistants, ensure_ascii=False))
 
 
 # --- messages ---------------------------------------------------------------------------

@@ -70,8 +70,11 @@ class App:
     run: Callable[[Call], None]
     calls_upstream: bool = True
     _by_name: dict[str, Param] = field(init=False, repr=False, compare=False)
-    #: The IN and INOUT parameters with one name (patterns excluded): what a call validates.
-    inputs: tuple[Param, ...] = field(init=False, repr=False, compare=False)
+    _inputs: dict[str, Param] = field(init=False, repr=False, compare=False)
+    #: The inputs with a default or required: filled or refused when not received.
+    defaulted: tuple[Param, ...] = field(init=False, repr=False, compare=False)
+    #: Parameters blanked in every reply: API_KEY and those declared secret.
+    secrets: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_name: dict[str, Param] = {}
@@ -80,13 +83,21 @@ class App:
                 raise ValueError(f"{self.name}: parameter {param.name} declared twice")
             by_name[param.name] = param
         object.__setattr__(self, "_by_name", by_name)
-        inputs = tuple(p for p in self.params if not p.pattern and p.direction is not OUT)
-        object.__setattr__(self, "inputs", inputs)
+        inputs = {p.name: p for p in self.params if not p.pattern and p.direction is not OUT}
+        object.__setattr__(self, "_inputs", inputs)
+        defaulted = tuple(p for p in inputs.values() if p.default is not None or p.required)
+        object.__setattr__(self, "defaulted", defaulted)
+        secrets = {"API_KEY"} | {p.name for p in self.params if p.secret}
+        object.__setattr__(self, "secrets", frozenset(secrets))
 
     def param(self, name: str) -> Param | None:
         """The declared parameter of that exact name (patterns excluded), or None."""
         param = self._by_name.get(name)
         return None if param is None or param.pattern else param
+
+    def input(self, name: str) -> Param | None:
+        """The declared IN or INOUT parameter of that exact name (patterns excluded), or None."""
+        return self._inputs.get(name)
 
     def manifest(self) -> dict[str, Any]:
         """The ``GET /apps/<APP>`` document of this application."""
