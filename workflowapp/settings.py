@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from dotenv import dotenv_values
 from lxml import etree
 
 from .errors import ConfigurationError
@@ -182,6 +181,8 @@ def read_env_file(path: Path) -> dict[str, str]:
     """The key/value pairs of a .env file (none when it does not exist)."""
     if not path.is_file():
         return {}
+    from dotenv import dotenv_values  # only when there is a file: ~5 ms of every cold start
+
     return {key: value for key, value in dotenv_values(path).items() if value is not None}
 
 
