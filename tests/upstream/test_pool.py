@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import select
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -75,6 +78,21 @@ def test_direct_pools_use_the_cheap_check() -> None:
 @pytest.mark.skipif(not hasattr(select, "poll"), reason="no poll() on this platform")
 def test_the_check_uses_the_operating_systems_poll() -> None:
     assert _POLL is select.poll
+
+
+@pytest.mark.skipif(not hasattr(select, "poll"), reason="no poll() on this platform")
+def test_under_gevent_the_check_still_uses_the_operating_systems_poll() -> None:
+    pytest.importorskip("gevent")
+    script = (
+        "from gevent import monkey; monkey.patch_all()\n"
+        "import select\n"
+        "from workflowapp.upstream.pool import _POLL\n"
+        "assert select.poll is not monkey.get_original('select', 'poll'), 'not patched'\n"
+        "assert _POLL is monkey.get_original('select', 'poll'), _POLL\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
 
 
 def test_a_connection_the_server_closed_is_replaced_not_retried(server: ClosingServer) -> None:

@@ -395,8 +395,10 @@ class Client:
         answer = adapter.send(
             request, timeout=timeout, verify=self._verify, proxies=self._proxies_for(url)
         )
-        answer.content  # noqa: B018 - read the body now: a connection broken mid-body is a
-        return answer  # transport error the caller retries, like one broken before the headers
+        # The body is read here, so that a connection broken mid-body is a transport error the
+        # caller retries, like one broken before the headers.
+        answer.content  # noqa: B018
+        return answer
 
     def _timeouts(self, options: CallOptions, started: float) -> tuple[float, float] | None:
         """(connect, read) for the next attempt, cut to the deadline; ``None`` if none is left."""
