@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from workflowapp.apps.call import coerce_input, to_text, to_type, yes_no
-from workflowapp.apps.registry import IN, NUMERIC, TEXT, Param
+from workflowapp.apps.call import Call, Services, coerce_input, to_text, to_type, yes_no
+from workflowapp.apps.registry import IN, NUMERIC, OUT, TEXT, Param
 from workflowapp.context.model import DataType, FileRef
-from workflowapp.errors import ParameterError
+from workflowapp.errors import MissingParameter, ParameterError
 from workflowapp.upstream import CallOptions
 
 RANGE = Param("T", NUMERIC, IN, "t", minimum=0, maximum=2)
@@ -107,3 +107,52 @@ def test_deadline_defaults_to_the_setting_and_bounds_the_reads() -> None:
     assert (short.deadline, short.read_timeout, short.max_retries) == (30, 30, 4)
     given = _call({}, timeout=2.0)
     assert (given.deadline, given.read_timeout, given.connect_timeout) == (2, 2, 2)
+
+
+def _validated(app_params: tuple[Param, ...], *received: tuple[str, str, str | float]) -> Call:
+    """A Call of a throw-away application on a context of (name, direction, value) triples."""
+    import logging
+
+    from workflowapp.apps.registry import App
+    from workflowapp.context.model import Context, Direction, Parameter
+    from workflowapp.settings import Settings
+    from workflowapp.upstream import Client
+
+    context = Context()
+    for name, direction, value in received:
+        data_type = DataType.NUMERIC if isinstance(value, float) else DataType.TEXT
+        context.add(Parameter(name, data_type, Direction(direction), value))
+    app = App("T", "test", app_params, "TLogLevel", lambda call: None, calls_upstream=False)
+    call = Call(app, context, Services(Settings({}), Client()), logging.getLogger("test"))
+    call.validate()
+    return call
+
+
+DECLARED = (
+    Param("FIRST", TEXT, IN, "required", required=True),
+    Param("SECOND", NUMERIC, IN, "a number"),
+    Param("THIRD", NUMERIC, IN, "another number"),
+    Param("OPTIONAL", TEXT, IN, "defaults to nothing", default=""),
+    Param("COLOR", TEXT, IN, "defaults", default="blue"),
+    Param("OUT_ONLY", TEXT, OUT, "an output"),
+)
+
+
+def test_the_first_declared_problem_is_reported_whatever_the_received_order() -> None:
+    with pytest.raises(MissingParameter) as missing:
+        _validated(DECLARED, ("THIRD", "IN", "x"), ("SECOND", "IN", "y"))
+    assert missing.value.parameter == "FIRST"
+    with pytest.raises(ParameterError) as invalid:
+        _validated(DECLARED, ("THIRD", "IN", "x"), ("SECOND", "IN", "y"), ("FIRST", "IN", "a"))
+    assert invalid.value.parameter == "SECOND"
+
+
+def test_defaults_fill_absent_and_empty_inputs_and_absent_ones_stay_absent() -> None:
+    call = _validated(DECLARED, ("FIRST", "IN", "a"), ("THIRD", "IN", "7"), ("COLOR", "IN", ""))
+    assert call.inputs == {"FIRST": "a", "THIRD": 7.0, "COLOR": "blue", "OPTIONAL": None}
+    assert call.text("SECOND") is None and call.number("SECOND") is None
+
+
+def test_an_input_received_as_out_counts_as_absent() -> None:
+    with pytest.raises(MissingParameter):
+        _validated(DECLARED, ("FIRST", "OUT", "a"))

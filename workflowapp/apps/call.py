@@ -81,17 +81,19 @@ class Call:
     # --- inputs -------------------------------------------------------------------------
 
     def validate(self) -> None:
-        """Check each declared IN/INOUT parameter received, then fill defaults and require what
-        is required (only the few received or defaulted parameters are visited)."""
+        """Check each declared IN/INOUT parameter that was received, has a default or is
+        required, in declaration order (the first declared problem is the one reported, whatever
+        order the action sent its parameters in); the others stay absent."""
+        wanted = {param.name: param for param in self.app.defaulted}
         for parameter in self.context:
             param = self.app.input(parameter.name) if parameter.is_input else None
             if param is not None:
-                self.inputs[param.name] = coerce_input(param, parameter.value)
-        for param in self.app.defaulted:
-            if self.inputs.get(param.name) is not None:
-                continue
-            value = coerce_input(param, param.default)
-            if value is None:
+                wanted[param.name] = param
+        for param in sorted(wanted.values(), key=self.app.position):
+            value = coerce_input(param, self.received(param.name))
+            if value is None and param.default is not None:
+                value = coerce_input(param, param.default)
+            if value is None and param.required:
                 raise MissingParameter(
                     f"Parameter {param.name} is required: {param.description}",
                     parameter=param.name,

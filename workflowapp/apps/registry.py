@@ -71,6 +71,7 @@ class App:
     calls_upstream: bool = True
     _by_name: dict[str, Param] = field(init=False, repr=False, compare=False)
     _inputs: dict[str, Param] = field(init=False, repr=False, compare=False)
+    _positions: dict[str, int] = field(init=False, repr=False, compare=False)
     #: The inputs with a default or required: filled or refused when not received.
     defaulted: tuple[Param, ...] = field(init=False, repr=False, compare=False)
     #: Parameters blanked in every reply: API_KEY and those declared secret.
@@ -85,6 +86,7 @@ class App:
         object.__setattr__(self, "_by_name", by_name)
         inputs = {p.name: p for p in self.params if not p.pattern and p.direction is not OUT}
         object.__setattr__(self, "_inputs", inputs)
+        object.__setattr__(self, "_positions", {p.name: i for i, p in enumerate(self.params)})
         defaulted = tuple(p for p in inputs.values() if p.default is not None or p.required)
         object.__setattr__(self, "defaulted", defaulted)
         secrets = {"API_KEY"} | {p.name for p in self.params if p.secret}
@@ -98,6 +100,10 @@ class App:
     def input(self, name: str) -> Param | None:
         """The declared IN or INOUT parameter of that exact name (patterns excluded), or None."""
         return self._inputs.get(name)
+
+    def position(self, param: Param) -> int:
+        """Where ``param`` is declared: validation follows the declaration order."""
+        return self._positions[param.name]
 
     def manifest(self) -> dict[str, Any]:
         """The ``GET /apps/<APP>`` document of this application."""

@@ -41,7 +41,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
-from requests.structures import CaseInsensitiveDict
 
 from ..errors import ParameterError, UpstreamError, UrlNotAllowed
 from . import policy
@@ -175,7 +174,8 @@ class Client:
     :param pool_size: connections kept per host (``pool_maxsize``; never blocks when exceeded).
     :param allowed_hosts: hosts a URL may name (``*.example.com`` and ``*`` allowed, ports
         ignored); ``None`` allows every host, an empty collection none.
-    :param session: a session to use instead of a new pooled one (tests).
+    :param session: a session whose mounted adapters send instead of a new pooled one's
+        (tests); its own headers, auth, cookies, hooks and proxies are not used.
     :param sleep, clock, rng, wallclock: injected so tests never wait; ``clock`` is monotonic,
         ``wallclock`` is Unix time (for HTTP-date ``Retry-After``).
     """
@@ -384,7 +384,7 @@ class Client:
         if isinstance(payload.data, bytes):  # JSON: the full prepare() costs ~20 us more
             request.method = "POST"
             request.url = _normalised_url(url)
-            request.headers = CaseInsensitiveDict(headers)
+            request.prepare_headers(headers)  # requests' header checks, as before
             request.headers["Content-Length"] = str(len(payload.data))
             request.body = payload.data
         else:

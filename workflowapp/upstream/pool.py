@@ -27,12 +27,14 @@ def _os_poll() -> Callable[[], Any] | None:
 
     Taking it once at import is right in either order: gevent keeps the original when it patches
     later, and hands it back when it patched first."""
+    if not hasattr(select, "poll"):  # Windows
+        return None
     if "gevent.monkey" in sys.modules:
         from gevent import monkey
 
         original: Callable[[], Any] | None = monkey.get_original("select", "poll")
         return original
-    return getattr(select, "poll", None)
+    return select.poll
 
 
 _POLL = _os_poll()
