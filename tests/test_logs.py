@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from workflowapp import logs
+from workflowapp.errors import REDACTED
 from workflowapp.settings import Settings
 
 
@@ -30,7 +31,7 @@ def test_redact_removes_secrets_and_credential_shapes() -> None:
     for secret in ("abc.def-123", "azkey123456", "sk-proj-ABCDEFGH1234", "hunter22",
                    "my-own-secret"):
         assert secret not in cleaned
-    assert cleaned.count(logs.REDACTED) >= 5
+    assert cleaned.count(REDACTED) >= 5
 
 
 def test_handlers_write_stderr_and_a_daily_file(tmp_path: Path) -> None:

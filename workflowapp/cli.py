@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .apps import registry
-from .apps.call import Services
+from .apps.call import Services, to_text
 from .apps.registry import App
 from .context.model import Context, DataType, Direction, FileRef, Format, Parameter, Value
 from .context.values import parse_datetime, parse_numeric
@@ -159,8 +159,6 @@ def _typed(name: str, data_type: DataType, value: str) -> Value:
 
 
 def _shown(parameter: Parameter) -> str:
-    from .apps.call import to_text
-
     return to_text(parameter.value)
 
 
@@ -195,7 +193,7 @@ def markdown_table(app: App) -> str:
     ]
     for param in app.params:
         name = f"`{param.name}`" + (" (ext)" if param.ext else "")
-        default = "" if param.default is None else f"`{_default(param.default)}`"
+        default = "" if param.default is None else f"`{to_text(param.default)}`"
         required = "yes" if param.required else ""
         description = param.description.replace("|", "\\|")
         lines.append(
@@ -203,12 +201,6 @@ def markdown_table(app: App) -> str:
             f"| {description} |"
         )
     return "\n".join(lines)
-
-
-def _default(value: str | float) -> str:
-    if isinstance(value, float) and value == int(value):
-        return str(int(value))
-    return str(value)
 
 
 if __name__ == "__main__":  # pragma: no cover

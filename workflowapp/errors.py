@@ -36,6 +36,9 @@ WorkflowGen shows to the administrator. Messages never contain secrets or stack 
 
 from __future__ import annotations
 
+#: What every secret is replaced with in logs, errors, bodies and reprs.
+REDACTED = "[REDACTED]"
+
 
 class AppError(Exception):
     """Base of every error the host reports; ``message`` is shown to the user."""

@@ -20,9 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from .errors import REDACTED
 from .settings import Settings
-
-REDACTED = "[REDACTED]"
 
 #: WorkflowGen log level -> logging level (0 disables the logger).
 LEVELS = {0: logging.CRITICAL + 10, 1: logging.ERROR, 2: logging.INFO, 3: logging.DEBUG}
@@ -69,6 +68,9 @@ class RedactingFilter(logging.Filter):
         self.secrets = tuple(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "redacted", False):  # the same record reaches each handler
+            return True
+        record.redacted = True
         secrets = self.secrets + _call_secrets.get()
         record.msg = redact(record.getMessage(), secrets)
         record.args = None
@@ -130,7 +132,7 @@ def level_of(settings: Settings, key: str) -> int:
         number = int(float(raw))
     except ValueError:
         number = 0
-    return LEVELS.get(max(0, min(3, number)), LEVELS[0])
+    return LEVELS[max(0, min(3, number))]
 
 
 def configure(
@@ -157,10 +159,9 @@ def configure(
         root.addHandler(handler)
     root.propagate = False
     root.setLevel(logging.DEBUG)
-    host = logging.getLogger("workflowapp.host")
-    host.setLevel(level_of(settings, "WorkflowAppLogLevel"))
-    upstream = logging.getLogger("workflowapp.upstream")
-    upstream.setLevel(level_of(settings, "WorkflowAppLogLevel"))
+    host_level = level_of(settings, "WorkflowAppLogLevel")
+    for name in ("workflowapp.host", "workflowapp.upstream"):
+        logging.getLogger(name).setLevel(host_level)
     for app_name, level_setting in (app_levels or {}).items():
         app_logger(app_name).setLevel(level_of(settings, level_setting))
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from .errors import ConfigurationError
+from .errors import REDACTED, ConfigurationError
 
 #: Built-in defaults of the host settings (application settings default in their declarations).
 DEFAULTS: dict[str, str] = {
@@ -163,7 +163,7 @@ class Settings:
     def __repr__(self) -> str:
         secret_keys = {key.lower() for key in SECRET_SETTINGS}
         shown = {
-            key: ("[REDACTED]" if key in secret_keys or "key" in key else value)
+            key: (REDACTED if key in secret_keys or "key" in key else value)
             for key, value in self._values.items()
         }
         return f"Settings({shown!r})"

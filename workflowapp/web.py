@@ -23,7 +23,7 @@ from werkzeug.formparser import FormDataParser
 from .apps import registry
 from .apps.call import Services, execute
 from .context import content_type, read_context, write_context
-from .errors import AppError, AuthenticationRequired, ContextError, RequestTooLarge
+from .errors import REDACTED, AppError, AuthenticationRequired, ContextError, RequestTooLarge
 from .logs import app_logger
 from .settings import Settings
 
@@ -132,7 +132,7 @@ def _authenticate(settings: Settings) -> None:
 def _visible_headers() -> dict[str, str]:
     """The request headers for a debug log, credentials replaced."""
     hidden = {"authorization", "api-key", "cookie", "proxy-authorization"}
-    return {k: ("[REDACTED]" if k.lower() in hidden else v) for k, v in request.headers.items()}
+    return {k: (REDACTED if k.lower() in hidden else v) for k, v in request.headers.items()}
 
 
 def _read_body(settings: Settings, log_setting: str) -> bytes:

@@ -106,10 +106,7 @@ def format_numeric(value: float) -> str:
 
     :raises ValueError: infinity or NaN (WorkflowGen cannot use them).
     """
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{number!r} cannot be sent: infinity and NaN are not allowed")
-    text = repr(number)
+    text = repr(check_finite(value))
     if text.endswith(".0"):
         return text[:-2]
     return text.upper() if "e" in text else text

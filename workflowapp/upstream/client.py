@@ -42,10 +42,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
-from ..errors import ParameterError, UpstreamError, UrlNotAllowed
+from ..errors import REDACTED, ParameterError, UpstreamError, UrlNotAllowed
 from . import policy
 from .errors import (
-    REDACTED,
     ErrorInfo,
     Failure,
     bad_json_error,

@@ -26,6 +26,7 @@ import requests
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from ..errors import (
+    REDACTED,
     BadUpstreamAnswer,
     ContentFiltered,
     DeploymentNotFound,
@@ -38,7 +39,6 @@ from ..errors import (
 from .policy import QUOTA_CODE, header
 from .providers import Provider, azure_deployment
 
-REDACTED = "[REDACTED]"
 #: Longest upstream message quoted in our messages (the full body stays in ``body``).
 MESSAGE_LIMIT = 300
 # Shorter keys are placeholders ("x", "-", "sk") that local servers ignore; replacing them
