@@ -167,9 +167,9 @@ class WorkflowGenGraphql:
                 f"({type(exc).__name__}); check the WorkflowGenGraphqlUrl setting.",
                 duration_ms=_since(started),
             ) from None
-        self._log.info("POST %s -> %s in %.0f ms", config.url, answer.status_code,
-                       _since(started))
-        return _data(answer, config.url, _since(started))
+        duration = _since(started)
+        self._log.info("POST %s -> %s in %.0f ms", config.url, answer.status_code, duration)
+        return _data(answer, config.url, duration)
 
 
 @functools.cache

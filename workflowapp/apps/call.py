@@ -209,7 +209,8 @@ class Call:
                 "WorkflowAppMaxRetries"
             ),
             max_retry_after=settings.get_float("WorkflowAppMaxRetryAfter"),
-            azure_api_version=settings.get("AzureOpenAIApiVersion") or "2024-10-21",
+            azure_api_version=settings.get("AzureOpenAIApiVersion")
+            or CallOptions.azure_api_version,
         )
 
     def record(self, response: Response) -> None:

@@ -42,6 +42,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
+from .. import __version__
 from ..errors import REDACTED, ParameterError, UpstreamError, UrlNotAllowed
 from . import policy
 from .errors import (
@@ -79,22 +80,7 @@ _CHARSET = re.compile(r"charset=\"?([\w.:-]+)", re.IGNORECASE)
 _BAD_HEADER_CHARS = re.compile(r"[\r\n\x00]")
 
 
-def _version() -> str:
-    """The package version: ``workflowapp.__version__``, else the installed metadata."""
-    import workflowapp
-
-    version = getattr(workflowapp, "__version__", None)
-    if isinstance(version, str):
-        return version
-    from importlib import metadata  # the fallback only: it costs ~13 ms to import
-
-    try:
-        return metadata.version("workflowapp")
-    except metadata.PackageNotFoundError:
-        return "dev"
-
-
-USER_AGENT = f"workflowapp/{_version()}"
+USER_AGENT = f"workflowapp/{__version__}"
 
 
 @dataclass(frozen=True)
@@ -129,7 +115,7 @@ class Response:
     data: Any  # the parsed JSON, or None when the answer is not JSON
     request_id: str | None
     retries: int
-    duration_ms: float
+    duration_ms: float = 0.0  # the whole call's, set when it ends (retries included)
 
 
 @dataclass(frozen=True)
@@ -344,7 +330,7 @@ class Client:
                 continue
             text = _decode(answer)
             if 200 <= answer.status_code < 300:
-                return self._success(answer, text, replace(failure, retries=attempt), started)
+                return self._success(answer, text, replace(failure, retries=attempt))
             info = parse_error_body(text, answer.headers.get("content-type"))
             decision = self._decide(
                 answer.status_code, answer.headers, info.retry_code, attempt, options, started
@@ -456,7 +442,7 @@ class Client:
         return transport_error(failure, exc, connect=timeout[0], read=timeout[1])
 
     def _success(
-        self, answer: requests.Response, text: str, failure: Failure, started: float
+        self, answer: requests.Response, text: str, failure: Failure
     ) -> Response | _Failed:
         content_type = answer.headers.get("content-type", "")
         data: Any = None
@@ -476,7 +462,6 @@ class Client:
             data=data,
             request_id=request_id(answer.headers),
             retries=failure.retries,
-            duration_ms=(self._clock() - started) * 1000.0,
         )
 
     def _finish(

@@ -69,15 +69,6 @@ def request_id(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def who(provider: Provider, url: str) -> str:
-    """How messages name the upstream: "OpenAI", "Azure OpenAI" or "The server at host:port"."""
-    if provider is Provider.OPENAI:
-        return "OpenAI"
-    if provider is Provider.AZURE:
-        return "Azure OpenAI"
-    return f"The server at {urlsplit(url).netloc.rpartition('@')[2]}"
-
-
 @dataclass(frozen=True)
 class ErrorInfo:
     """What an error body says, as far as it could be read."""
@@ -211,7 +202,12 @@ class Failure:
 
     @property
     def who(self) -> str:
-        return who(self.provider, self.url)
+        """How messages name the upstream: "OpenAI", "Azure OpenAI" or "The server at host"."""
+        if self.provider is Provider.OPENAI:
+            return "OpenAI"
+        if self.provider is Provider.AZURE:
+            return "Azure OpenAI"
+        return f"The server at {self.host}"
 
     @property
     def host(self) -> str:
@@ -238,10 +234,8 @@ def status_error(
     label = f" ({info.label})" if info.label else ""
     said = info.message or reason or "no error message"
     message = f"{failure.who} answered {status}{label}: {lead}{said}"
-    if keep_note and failure.note:
-        message += f" ({failure.note})"
     return cls(
-        redact(message, failure.api_key),
+        failure.finish(message) if keep_note else redact(message, failure.api_key),
         http_status=status,
         body=redact(text, failure.api_key),
         upstream_code=info.label,

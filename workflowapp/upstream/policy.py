@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
+from requests.structures import CaseInsensitiveDict
+
 #: Retries after the first attempt (the SDK's default: three attempts in all).
 DEFAULT_MAX_RETRIES = 2
 #: First backoff delay in seconds; doubled per retry.
@@ -55,8 +57,8 @@ class Decision:
 def header(headers: Mapping[str, str], name: str) -> str | None:
     """The value of header ``name``, looked up case-insensitively in any mapping."""
     value = headers.get(name)
-    if value is not None:
-        return value
+    if value is not None or isinstance(headers, CaseInsensitiveDict):
+        return value  # requests' headers already ignore case: no scan
     lowered = name.lower()
     for key, item in headers.items():
         if key.lower() == lowered:

@@ -108,7 +108,7 @@ def detect_provider(url: str, given: str | None = None) -> Provider:
             ) from None
     parts = urlsplit(url)
     host = (parts.hostname or "").rstrip(".")
-    if host.endswith(AZURE_HOST_SUFFIXES) or AZURE_CLASSIC_MARKER in parts.path:
+    if host.endswith(AZURE_HOST_SUFFIXES) or is_azure_classic(url):
         return Provider.AZURE
     if host == OPENAI_HOST:
         return Provider.OPENAI
