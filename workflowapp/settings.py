@@ -10,11 +10,12 @@ resolve that themselves. .NET's ``appSettings`` look-ups ignore case, so ``OpenA
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from lxml import etree
 
@@ -116,7 +117,7 @@ class Settings:
         """Largest accepted request body (``WorkflowAppMaxRequestBytes``)."""
         return self.get_int("WorkflowAppMaxRequestBytes")
 
-    @property
+    @functools.cached_property  # read on every request; settings never change
     def credentials(self) -> tuple[str, str] | None:
         """HTTP Basic credentials required on posts, or None when not configured."""
         user = self.get("WorkflowAppUsername")
@@ -134,12 +135,12 @@ class Settings:
             url = self.get(key)
             parts = urlsplit(url) if url else None
             if parts is not None and parts.hostname:
-                port = f":{parts.port}" if _port(url or "") else ""
+                port = f":{parts.port}" if _port(parts) else ""
                 entries.add(f"{parts.scheme.lower()}://{parts.hostname.lower()}{port}")
         return frozenset(entry.lower() for entry in entries)
 
-    @property
-    def path_map(self) -> list[PathMapping]:
+    @functools.cached_property  # read for every FILE parameter; a bad entry raises each time
+    def path_map(self) -> tuple[PathMapping, ...]:
         """``WorkflowAppPathMap`` entries (``from=to;from=to``), longest prefix first."""
         entries = []
         for item in self.get_list("WorkflowAppPathMap", ";"):
@@ -149,7 +150,7 @@ class Settings:
                     f"WorkflowAppPathMap entry {item!r} must look like 'from=to'."
                 )
             entries.append(PathMapping(source.strip(), target.strip()))
-        return sorted(entries, key=lambda entry: len(entry.source), reverse=True)
+        return tuple(sorted(entries, key=lambda entry: len(entry.source), reverse=True))
 
     @property
     def allowed_folders(self) -> list[str]:
@@ -169,10 +170,10 @@ class Settings:
         return f"Settings({shown!r})"
 
 
-def _port(url: str) -> int | None:
+def _port(parts: SplitResult) -> int | None:
     """The explicit port of a URL, None when absent or malformed (the URL fails later, clearly)."""
     try:
-        return urlsplit(url).port
+        return parts.port
     except ValueError:
         return None
 

@@ -169,8 +169,8 @@ def find_context(body: bytes, full_type: str | None) -> tuple[bytes, str, str]:
     if mimetype == "application/x-www-form-urlencoded":
         text = body.decode("utf-8", "replace")
         for name, value in parse_qsl(text, keep_blank_values=True):
-            if _looks_like_context(value.encode()):
-                return value.encode(), "form field", name
+            if _looks_like_context(data := value.encode()):
+                return data, "form field", name
     elif mimetype == "multipart/form-data":
         parser = FormDataParser(max_form_memory_size=len(body) + 1)
         _, form, files = parser.parse(
@@ -178,8 +178,8 @@ def find_context(body: bytes, full_type: str | None) -> tuple[bytes, str, str]:
         )
         try:
             for name, value in form.items(multi=True):
-                if _looks_like_context(value.encode()):
-                    return value.encode(), "multipart field", name
+                if _looks_like_context(data := value.encode()):
+                    return data, "multipart field", name
             for name, part in files.items(multi=True):
                 data = part.read()
                 if _looks_like_context(data):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import mimetypes
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..context.model import FileRef
@@ -59,7 +60,7 @@ def read_file(ref: FileRef, settings: Settings, *, parameter: str) -> LocalFile:
     return LocalFile(name, content_type(ref, name), data, real)
 
 
-def map_path(path: str, mappings: list[PathMapping], *, parameter: str) -> str:
+def map_path(path: str, mappings: Sequence[PathMapping], *, parameter: str) -> str:
     """The local path of WorkflowGen's ``path`` after ``WorkflowAppPathMap``.
 
     An unmapped path is used as is, so it must already be absolute on this host (a Windows
