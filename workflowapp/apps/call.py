@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..context._xml import NOT_XML
 from ..context.model import Context, DataType, FileRef, Format, Value
 from ..context.values import parse_numeric
 from ..errors import (
@@ -32,9 +32,6 @@ from ..logs import app_logger, call_secrets
 from ..settings import Settings
 from ..upstream import CallOptions, Client, Provider, Response, detect_provider
 from .registry import App, Param
-
-#: Characters XML 1.0 cannot carry (C0 controls but tab/newlines, surrogates, U+FFFE/U+FFFF).
-NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 YES = {"y", "yes", "true", "1"}
 NO = {"n", "no", "false", "0"}
@@ -84,13 +81,11 @@ class Call:
         """Check each declared IN/INOUT parameter that was received, has a default or is
         required, in declaration order (the first declared problem is the one reported, whatever
         order the action sent its parameters in); the others stay absent."""
-        wanted = {param.name: param for param in self.app.defaulted}
-        for parameter in self.context:
-            param = self.app.input(parameter.name) if parameter.is_input else None
-            if param is not None:
-                wanted[param.name] = param
-        for param in sorted(wanted.values(), key=self.app.position):
-            value = coerce_input(param, self.received(param.name))
+        for param in self.app.inputs:
+            received = self.received(param.name)
+            if received is None and param.default is None and not param.required:
+                continue
+            value = coerce_input(param, received)
             if value is None and param.default is not None:
                 value = coerce_input(param, param.default)
             if value is None and param.required:

@@ -125,9 +125,9 @@ def run(call: Call) -> None:
         log=call.log,
     )
     call.record(response)
-    _fill_outputs(call, response.data, response.text, response_format)
+    choices = _fill_outputs(call, response.data, response.text, response_format)
     if call.wants("MESSAGE_HISTORY"):  # a long history is not re-serialised for nothing
-        assistants = [_assistant_message(choice) for choice in _choices(response.data)]
+        assistants = [_assistant_message(choice) for choice in choices]
         call.set("MESSAGE_HISTORY", json.dumps(history + sent + assistants, ensure_ascii=False))
 
 
@@ -274,10 +274,10 @@ def json_schema_format(call: Call) -> dict[str, Any]:
         )
     if "strict" in wrapped and not isinstance(wrapped["strict"], bool | None):
         raise ParameterError(f"{name}: strict must be true or false.", parameter=name)
-    from jsonschema import exceptions, validators  # only JSON-schema calls pay its import
+    from jsonschema import exceptions  # only JSON-schema calls pay its import
 
     try:
-        validators.validator_for(schema).check_schema(schema)
+        _validator(json.dumps(schema, sort_keys=True))
     except exceptions.SchemaError as exc:
         raise ParameterError(f"{name}: the schema is not valid ({exc.message}).",
                              parameter=name) from None
@@ -351,7 +351,8 @@ def _choices(data: Any) -> list[dict[str, Any]]:
 
 def _fill_outputs(
     call: Call, data: Any, text: str, response_format: dict[str, Any] | None
-) -> None:
+) -> list[dict[str, Any]]:
+    """Write the answer's outputs; its checked choices, in index order."""
     choices = _choices(data)
     first = choices[0]
     message, finish = first["message"], first.get("finish_reason")
@@ -378,6 +379,7 @@ def _fill_outputs(
     call.set("SELECTED_TOOLS_COUNT", len(selected))
     if response_format is not None and not selected:
         _fill_json_properties(call, message, finish, response_format)
+    return choices
 
 
 def selected_tools(choice: dict[str, Any]) -> list[dict[str, Any]]:
@@ -464,10 +466,14 @@ def check_answer(answer: Any, schema: dict[str, Any]) -> None:
 
 @lru_cache(maxsize=256)
 def _validator(schema_text: str) -> Any:
+    """A checked validator of this schema, kept: checking a schema costs ~1 ms, and a process
+    sends the same few schemas again and again (an invalid one raises each time)."""
     schema = json.loads(schema_text)
     from jsonschema import validators
 
-    return validators.validator_for(schema)(schema)
+    validator = validators.validator_for(schema)
+    validator.check_schema(schema)
+    return validator(schema)
 
 
 OPENAICHAT = register(

@@ -70,10 +70,8 @@ class App:
     run: Callable[[Call], None]
     calls_upstream: bool = True
     _by_name: dict[str, Param] = field(init=False, repr=False, compare=False)
-    _inputs: dict[str, Param] = field(init=False, repr=False, compare=False)
-    _positions: dict[str, int] = field(init=False, repr=False, compare=False)
-    #: The inputs with a default or required: filled or refused when not received.
-    defaulted: tuple[Param, ...] = field(init=False, repr=False, compare=False)
+    #: The IN and INOUT parameters with one name (patterns excluded), in declaration order.
+    inputs: tuple[Param, ...] = field(init=False, repr=False, compare=False)
     #: Parameters blanked in every reply: API_KEY and those declared secret.
     secrets: frozenset[str] = field(init=False, repr=False, compare=False)
 
@@ -84,11 +82,8 @@ class App:
                 raise ValueError(f"{self.name}: parameter {param.name} declared twice")
             by_name[param.name] = param
         object.__setattr__(self, "_by_name", by_name)
-        inputs = {p.name: p for p in self.params if not p.pattern and p.direction is not OUT}
-        object.__setattr__(self, "_inputs", inputs)
-        object.__setattr__(self, "_positions", {p.name: i for i, p in enumerate(self.params)})
-        defaulted = tuple(p for p in inputs.values() if p.default is not None or p.required)
-        object.__setattr__(self, "defaulted", defaulted)
+        inputs = tuple(p for p in self.params if not p.pattern and p.direction is not OUT)
+        object.__setattr__(self, "inputs", inputs)
         secrets = {"API_KEY"} | {p.name for p in self.params if p.secret}
         object.__setattr__(self, "secrets", frozenset(secrets))
 
@@ -96,14 +91,6 @@ class App:
         """The declared parameter of that exact name (patterns excluded), or None."""
         param = self._by_name.get(name)
         return None if param is None or param.pattern else param
-
-    def input(self, name: str) -> Param | None:
-        """The declared IN or INOUT parameter of that exact name (patterns excluded), or None."""
-        return self._inputs.get(name)
-
-    def position(self, param: Param) -> int:
-        """Where ``param`` is declared: validation follows the declaration order."""
-        return self._positions[param.name]
 
     def manifest(self) -> dict[str, Any]:
         """The ``GET /apps/<APP>`` document of this application."""
@@ -118,10 +105,10 @@ class App:
 _REGISTRY: dict[str, App] = {}
 
 
-def register(app: App, *, force: bool = False) -> App:
+def register(app: App) -> App:
     """Add an application under its (upper-case) name; refuse silent overwrites."""
     key = app.name.upper()
-    if key in _REGISTRY and not force:
+    if key in _REGISTRY:
         raise KeyError(f"Application {app.name!r} is already registered.")
     _REGISTRY[key] = app
     return app

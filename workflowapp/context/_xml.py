@@ -54,7 +54,7 @@ _DECLARATION = re.compile(r"\s*<\?xml[\s?][^>]*>")
 _NO_DTD = "DTDs and entity declarations are not allowed in a context (<!DOCTYPE> refused)"
 
 # XML 1.0 cannot carry these, even escaped (lone surrogates cannot even be encoded).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # Anything that needs work: escaping or refusal. Most values have none (fast path).
 _TEXT_SPECIAL = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ATTR_SPECIAL = re.compile('[&<>"\t\n\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
@@ -129,7 +129,7 @@ def escape_text(text: str) -> str:
         return _lxml_escape(text, attribute=False)
     if not _TEXT_SPECIAL.search(text):
         return text
-    if _NOT_XML.search(text):
+    if NOT_XML.search(text):
         raise ValueError("the value contains characters XML cannot carry (control characters)")
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace("\r", "&#13;"))
@@ -141,7 +141,7 @@ def escape_attribute(text: str) -> str:
         return _lxml_escape(text, attribute=True)
     if not _ATTR_SPECIAL.search(text):
         return text
-    if _NOT_XML.search(text):
+    if NOT_XML.search(text):
         raise ValueError("the value contains characters XML cannot carry (control characters)")
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("\r", "&#13;").replace("\n", "&#10;")
