@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, cast
 from lxml import etree
 
 from workflowapp.context import values
-from workflowapp.context.model import DataType, FileRef, Parameter, Value
+from workflowapp.context.model import Context, DataType, FileRef, Parameter, Value
 from workflowapp.errors import ContextError
 
 _PARSER_OPTIONS = {
@@ -201,6 +201,14 @@ def record_to_parameter(record: dict[str, str], cols: Columns, index: int) -> Pa
     except ValueError as exc:
         raise ContextError(f"parameter {name!r}: {exc}", parameter=name) from None
     return Parameter(name, data_type, direction, _read_value(record, cols, name, data_type))
+
+
+def add_record(ctx: Context, record: dict[str, str], cols: Columns) -> None:
+    """Read a parameter record into ``ctx``; a second parameter of the same name is refused."""
+    parameter = record_to_parameter(record, cols, len(ctx.parameters) + 1)
+    if parameter.name in ctx.parameters:
+        raise ContextError(f"duplicate parameter {parameter.name!r}", parameter=parameter.name)
+    ctx.parameters[parameter.name] = parameter
 
 
 def _read_value(record: dict[str, str], cols: Columns, name: str, data_type: DataType) -> Value:

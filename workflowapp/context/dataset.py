@@ -81,7 +81,7 @@ def from_element(root: etree._Element) -> Context:
             continue
         tag = _xml.local_name(tag)
         if tag == "parameter":
-            _add(ctx, _record(child), len(ctx.parameters) + 1)
+            _xml.add_record(ctx, _record(child), COLUMNS)
         elif tag == "session" and not session_seen:
             session_seen = True
             ctx.session = _record(child)
@@ -101,13 +101,6 @@ def _record(element: etree._Element) -> dict[str, str]:
                 tag = tag[tag.index("}") + 1 :]
             record[tag] = (child.text or "") if not len(child) else _xml.element_text(child)
     return record
-
-
-def _add(ctx: Context, record: dict[str, str], index: int) -> None:
-    parameter = _xml.record_to_parameter(record, COLUMNS, index)
-    if parameter.name in ctx.parameters:
-        raise ContextError(f"duplicate parameter {parameter.name!r}", parameter=parameter.name)
-    ctx.parameters[parameter.name] = parameter
 
 
 def write(ctx: Context) -> bytes:

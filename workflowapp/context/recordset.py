@@ -12,7 +12,6 @@ from lxml import etree
 
 from workflowapp.context import _xml, values
 from workflowapp.context.model import Context, Format
-from workflowapp.errors import ContextError
 
 __all__ = ["COLUMNS", "ROWSET_NAMESPACE", "from_element", "read", "write"]
 
@@ -79,11 +78,7 @@ def _read_rows(ctx: Context, data: etree._Element) -> None:
 
 
 def _add(ctx: Context, row: etree._Element) -> None:
-    record = {str(key): str(value) for key, value in row.items()}
-    parameter = _xml.record_to_parameter(record, COLUMNS, len(ctx.parameters) + 1)
-    if parameter.name in ctx.parameters:
-        raise ContextError(f"duplicate parameter {parameter.name!r}", parameter=parameter.name)
-    ctx.parameters[parameter.name] = parameter
+    _xml.add_record(ctx, {str(key): str(value) for key, value in row.items()}, COLUMNS)
 
 
 def write(ctx: Context) -> bytes:
