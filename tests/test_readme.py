@@ -9,7 +9,7 @@ from workflowapp.apps import registry
 from workflowapp.apps.call import InternalError
 from workflowapp.cli import markdown_table
 from workflowapp.errors import ERROR_CODES
-from workflowapp.settings import DEFAULTS
+from workflowapp.settings import SCHEMA
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -40,8 +40,8 @@ def test_every_error_code_is_documented() -> None:
 
 def test_every_setting_is_documented() -> None:
     text = README.read_text(encoding="utf-8")
-    for key in DEFAULTS:
-        assert f"`{key}`" in text, key
+    for setting in SCHEMA:
+        assert f"`{setting.name}`" in text, setting.name
     for app in registry.all_apps():
         assert f"`{app.log_setting}`" in text, app.log_setting
 

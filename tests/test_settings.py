@@ -107,11 +107,24 @@ def test_repr_hides_secrets() -> None:
 
 def test_web_config_sample_is_readable_and_complete() -> None:
     from workflowapp.apps import registry
-    from workflowapp.settings import DEFAULTS, read_web_config
+    from workflowapp.settings import SCHEMA, read_web_config
 
     sample = Path(__file__).resolve().parent.parent / "web.config.sample"
     keys = {key.lower() for key in read_web_config(sample)}
-    expected = set(DEFAULTS) | {app.log_setting for app in registry.all_apps()} | {
-        "OpenAIApiKey", "OpenAIChatApiUrl", "WorkflowAppAllowedHosts", "WorkflowAppPathMap",
-        "WorkflowAppAllowedFolders", "WorkflowGenGraphqlUrl"}
-    assert {key.lower() for key in expected} <= keys
+    expected = {s.name for s in SCHEMA} | {app.log_setting for app in registry.all_apps()}
+    assert sorted(key for key in expected if key.lower() not in keys) == []
+
+
+def test_schema_aliases_secrets_and_known_names() -> None:
+    from workflowapp.settings import SECRET_SETTINGS, URL_SETTINGS, declared, known_names
+
+    settings = Settings({"AnthropicApiUrl": "https://a.example/v1/messages"})
+    assert settings.get("AnthropicChatApiUrl") == "https://a.example/v1/messages"
+    both = Settings({"AnthropicApiUrl": "https://old.example", "anthropicchatapiurl": "https://new"})
+    assert both.get("AnthropicChatApiUrl") == "https://new"
+    for name in ("AnthropicApiKey", "MistralApiKey", "GeminiApiKey", "OpenAIApiKey"):
+        assert name in SECRET_SETTINGS
+    assert "GeminiChatApiUrl" in URL_SETTINGS
+    assert declared("openaiapikey") is declared("OpenAiApiKey")
+    names = known_names(("OpenAIChatLogLevel",))
+    assert {"openaichatloglevel", "openaichatmaxrequestbytes", "anthropicapiurl"} <= names

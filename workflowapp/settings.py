@@ -21,30 +21,98 @@ from lxml import etree
 
 from .errors import REDACTED, ConfigurationError
 
-#: Built-in defaults of the host settings (application settings default in their declarations).
-DEFAULTS: dict[str, str] = {
-    "WorkflowAppLogPath": "./logs",
-    "WorkflowAppMaxRequestBytes": "30000000",
-    "WorkflowAppLogLevel": "1",
-    "WorkflowAppConnectTimeout": "5",
-    "WorkflowAppReadTimeout": "600",
-    "WorkflowAppDeadline": "900",
-    "WorkflowAppMaxRetries": "2",
-    "WorkflowAppMaxRetryAfter": "120",
-    "WorkflowAppPoolSize": "1000",
-    "WorkflowAppMaxFileBytes": "26214400",
-    "AzureOpenAIApiVersion": "2024-10-21",
-}
 
-#: URL settings whose hosts are allowed upstream by default (with ``api.openai.com``).
-URL_SETTINGS = (
-    "OpenAIChatApiUrl",
-    "OpenAITranscriptionApiUrl",
-    "OpenAIModerationApiUrl",
+@dataclass(frozen=True)
+class Setting:
+    """One setting the host reads: its name (any case), older spellings, default, and whether
+    its value is a secret (redacted everywhere, masked by ``workflowapp config``)."""
+
+    name: str
+    default: str | None = None
+    secret: bool = False
+    aliases: tuple[str, ...] = ()
+    url: bool = False  # an endpoint whose host is allowed upstream by default
+    description: str = ""
+
+
+#: Every setting the host knows, declared once: defaults, redaction, the allow-list's URL
+#: settings, the start-up check of unknown names and ``workflowapp config`` all come from here.
+#: The application log levels come from the applications' declarations
+#: (``App.log_setting``) and are added by :func:`known_names`.
+SCHEMA: tuple[Setting, ...] = (
+    Setting("WorkflowAppLogPath", "./logs", description="folder of the daily log files"),
+    Setting("WorkflowAppLogLevel", "1", description="the host's own log level, 0-3"),
+    Setting("WorkflowAppMaxRequestBytes", "30000000", description="largest request body"),
+    Setting("WorkflowAppConnectTimeout", "5", description="seconds to connect upstream"),
+    Setting("WorkflowAppReadTimeout", "600", description="seconds one upstream read may take"),
+    Setting("WorkflowAppDeadline", "900", description="seconds one call may take in all"),
+    Setting("WorkflowAppMaxRetries", "2", description="retries of a failed upstream request"),
+    Setting("WorkflowAppMaxRetryAfter", "120", description="longest Retry-After honoured"),
+    Setting("WorkflowAppPoolSize", "1000", description="kept-alive connections per host"),
+    Setting("WorkflowAppMaxFileBytes", "26214400", description="largest FILE read (transcription)"),
+    Setting("WorkflowAppMaxAttachmentBytes", "20971520",
+            description="largest single OPENAICHAT attachment"),
+    Setting("WorkflowAppUsername", description="HTTP Basic user required on posts"),
+    Setting("WorkflowAppPassword", secret=True, description="HTTP Basic password"),
+    Setting("WorkflowAppAuthFailureLimit", "20",
+            description="failed Basic-auth attempts per client address per minute before 429"),
+    Setting("WorkflowAppAllowedHosts", description="upstream hosts a URL may name"),
+    Setting("WorkflowAppPathMap", description="WorkflowGen path prefix = local path; ..."),
+    Setting("WorkflowAppAllowedFolders", description="folders FILE parameters may be read from"),
+    Setting("WorkflowAppMetrics", "on", description="GET /metrics (Prometheus): on or off"),
+    Setting("WorkflowAppAccessLog", "on", description="one line per call: on, off or a file"),
+    Setting("WorkflowAppBodyTimeout", "30", description="seconds a client may take to send a body"),
+    Setting("WorkflowAppLogMaxBytes", "65536",
+            description="largest logged context or body at level 3"),
+    Setting("WorkflowGenGraphqlUrl", description="WorkflowGen's GraphQL API (OPENAIADDMESSAGE)"),
+    Setting("WorkflowGenUsername", description="WorkflowGen GraphQL user"),
+    Setting("WorkflowGenPassword", secret=True, description="WorkflowGen GraphQL password"),
+    Setting("OpenAIApiKey", secret=True, description="OpenAI, Azure or compatible API key"),
+    Setting("OpenAIProvider", description="default PROVIDER when a call gives none"),
+    Setting("OpenAIChatApiUrl", url=True, description="OPENAICHAT endpoint"),
+    Setting("OpenAITranscriptionApiUrl", url=True, description="OPENAITRANSCRIPTION endpoint"),
+    Setting("OpenAIModerationApiUrl", url=True, description="OPENAIMODERATION endpoint"),
+    Setting("AzureOpenAIApiVersion", "2024-10-21", description="api-version of Azure classic URLs"),
+    Setting("AnthropicApiKey", secret=True, description="Anthropic API key"),
+    Setting("AnthropicChatApiUrl", url=True, aliases=("AnthropicApiUrl",),
+            description="Anthropic Messages endpoint"),
+    Setting("AnthropicApiVersion", "2023-06-01", description="anthropic-version header"),
+    Setting("AnthropicPromptCache", "Y", description="mark long system prompts/tools for caching"),
+    Setting("MistralApiKey", secret=True, description="Mistral API key"),
+    Setting("MistralChatApiUrl", url=True, description="Mistral chat endpoint"),
+    Setting("GeminiApiKey", secret=True, description="Gemini API key"),
+    Setting("GeminiChatApiUrl", url=True, description="Gemini OpenAI-compatible chat endpoint"),
 )
 
+_BY_NAME: dict[str, Setting] = {
+    spelling.lower(): setting
+    for setting in SCHEMA
+    for spelling in (setting.name, *setting.aliases)
+}
+
+#: Built-in defaults (application settings default in their declarations).
+DEFAULTS: dict[str, str] = {s.name: s.default for s in SCHEMA if s.default is not None}
+
+#: URL settings whose hosts are allowed upstream by default.
+URL_SETTINGS = tuple(s.name for s in SCHEMA if s.url)
+
 #: Settings whose values are secrets: redacted from every log line and error.
-SECRET_SETTINGS = ("OpenAIApiKey", "WorkflowAppPassword", "WorkflowGenPassword")
+SECRET_SETTINGS = tuple(s.name for s in SCHEMA if s.secret)
+
+
+def declared(name: str) -> Setting | None:
+    """The declaration of a setting by any of its spellings (any case), else None."""
+    return _BY_NAME.get(name.lower())
+
+
+def known_names(log_settings: tuple[str, ...] = ()) -> frozenset[str]:
+    """Every spelling the host reads, lower-cased: the schema, the applications' log-level
+    settings (``log_settings``) and each application's ``<App>MaxRequestBytes`` limit."""
+    names = set(_BY_NAME)
+    for log_setting in log_settings:
+        names.add(log_setting.lower())
+        names.add(log_setting.lower().removesuffix("loglevel") + "maxrequestbytes")
+    return frozenset(names)
 
 
 @dataclass(frozen=True)
@@ -62,6 +130,10 @@ class Settings:
         merged = {key.lower(): value for key, value in DEFAULTS.items()}
         for key, value in (values or {}).items():
             merged[key.lower()] = value
+        for setting in SCHEMA:  # an older spelling counts when the name itself is not set
+            for alias in setting.aliases:
+                if merged.get(alias.lower()) and not merged.get(setting.name.lower()):
+                    merged[setting.name.lower()] = merged[alias.lower()]
         self._values = merged
         self._numbers: dict[str, float] = {}  # get_float's parses: settings never change
 
