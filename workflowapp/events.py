@@ -94,5 +94,7 @@ class Events:
                     self._failed.add(id(observer))
                     _LOG.exception("event observer %r failed (logged once)", observer)
 
-    def __bool__(self) -> bool:
+    @property
+    def active(self) -> bool:
+        """Whether anyone listens (callers may skip building an event nobody observes)."""
         return bool(self._observers)
