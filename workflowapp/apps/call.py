@@ -28,6 +28,7 @@ from ..errors import (
     ParameterError,
     UpstreamError,
 )
+from ..events import Events
 from ..logs import app_logger, call_secrets
 from ..settings import Settings
 from ..upstream import CallOptions, Client, Provider, Response, detect_provider
@@ -39,10 +40,12 @@ NO = {"n", "no", "false", "0"}
 
 @dataclass
 class Services:
-    """What every call may use: the process's settings and its one upstream client."""
+    """What every call may use: the process's settings, its one upstream client, and the
+    events hub its observers (access log, metrics) listen to."""
 
     settings: Settings
     client: Client
+    events: Events = field(default_factory=Events)
 
 
 @dataclass
@@ -54,6 +57,9 @@ class Metrics:
     request_id: str | None = None
     status: int | None = None
     content: str | None = None
+    provider: str | None = None  # the provider called (for metrics and the access log)
+    model: str | None = None
+    tokens: dict[str, int] = field(default_factory=dict)  # prompt / completion / cached
 
 
 class InternalError(AppError):
