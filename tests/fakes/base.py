@@ -381,9 +381,11 @@ class FakeServer:
             try:
                 reply = scripted(record)
             except Exception as exc:
-                return self._script_fault(f"reply callable raised {type(exc).__name__}: {exc}")
+                return self._script_fault(
+                    f"reply callable raised {type(exc).__name__}: {exc}", record)
             if reply is not None and not isinstance(reply, Reply):
-                return self._script_fault(f"reply callable returned {reply!r}, not a Reply")
+                return self._script_fault(f"reply callable returned {reply!r}, not a Reply",
+                                          record)
         delay = self.delay if reply is None else reply.delay
         if reply is None or reply.use_default:
             base = self._default_reply(endpoint, record)
@@ -391,20 +393,21 @@ class FakeServer:
                 delay=reply.delay, drop=reply.drop, headers={**base.headers, **reply.headers})
         if reply.kind is not None and reply.kind != endpoint:
             return self._script_fault(f"a {reply.kind} reply was served to {endpoint} "
-                                      f"({record.method} {record.path})")
+                                      f"({record.method} {record.path})", record)
         try:
             body = reply.body_for(record)
             if self.validate and reply.kind is not None and reply.status == 200:
                 self._check_reply(reply.kind, body, record)
         except (InvalidReply, KeyError, TypeError, ValueError) as exc:
-            return self._script_fault(f"bad {reply.kind or 'scripted'} reply: {exc}")
+            return self._script_fault(f"bad {reply.kind or 'scripted'} reply: {exc}", record)
         if delay > 0:
             self._sleep(delay)
         return _render(reply, body)
 
-    def _script_fault(self, message: str) -> Answer:
+    def _script_fault(self, message: str, record: RecordedRequest) -> Answer:
         self._note_error(message)
-        return Answer(500, _dump(self._failure_body(f"fake script error: {message}")),
+        body = self._failure_body(f"fake script error: {message}", record.request_id)
+        return Answer(500, _dump(body),
                       [("Content-Type", _JSON)])
 
     def _note_error(self, message: str) -> None:
@@ -437,7 +440,7 @@ class FakeServer:
         """Raise :class:`InvalidReply` unless ``body`` is a valid ``kind`` answer."""
         raise NotImplementedError
 
-    def _failure_body(self, message: str) -> Any:
+    def _failure_body(self, message: str, request_id: str | None = None) -> Any:
         """The 500 body of the fake's own failures, in the provider's error shape."""
         raise NotImplementedError
 

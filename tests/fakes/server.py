@@ -218,7 +218,7 @@ class FakeOpenAI(FakeServer):
     def _check_reply(self, kind: str, body: Any, record: RecordedRequest) -> None:
         specs.check_reply(kind, body, self.spec, str(record.form.get("response_format", "json")))
 
-    def _failure_body(self, message: str) -> Any:
+    def _failure_body(self, message: str, request_id: str | None = None) -> Any:
         return error_body(message, "server_error")
 
 
