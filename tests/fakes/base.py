@@ -56,15 +56,17 @@ class Refusal(Exception):
     """A request answered before any script runs (auth, URL, validation).
 
     ``invalid`` (a message) marks a client bug: recorded in :attr:`FakeServer.invalid`.
+    ``shaped``: ``body`` is already in the provider's own error shape.
     """
 
     def __init__(self, status: int, body: Any, invalid: str | None = None,
-                 headers: Iterable[tuple[str, str]] = ()) -> None:
+                 headers: Iterable[tuple[str, str]] = (), *, shaped: bool = False) -> None:
         super().__init__(invalid or json.dumps(body))
         self.status = status
         self.body = body
         self.invalid = invalid
         self.headers = list(headers)
+        self.shaped = shaped
 
 
 class FakeServer:
@@ -335,8 +337,8 @@ class FakeServer:
             answer = Answer(refusal.status, _dump(refusal.body),
                             [("Content-Type", _JSON), *refusal.headers])
         record.status = answer.status
-        header = self.REQUEST_ID_HEADER
-        if not any(name.lower() == header for name, _ in answer.headers):
+        header = self._request_id_header()
+        if header and not any(name.lower() == header for name, _ in answer.headers):
             answer.headers.append((header, request_id))
         return answer
 
@@ -446,6 +448,10 @@ class FakeServer:
 
     def _new_request_id(self) -> str:
         return f"req_{next(self._ids)}"
+
+    def _request_id_header(self) -> str | None:
+        """The header that carries the request id (``None``: none is sent)."""
+        return self.REQUEST_ID_HEADER
 
     def _parse_body(self, request: Request, record: RecordedRequest) -> None:
         """Fill ``record.json`` (``None`` when absent or not JSON)."""

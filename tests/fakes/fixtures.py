@@ -2,11 +2,14 @@
 
 Load with ``pytest_plugins = ["tests.fakes.fixtures"]`` (done in ``tests/conftest.py``).
 
-- ``fake_openai_server`` / ``fake_anthropic_server`` (session): one server each on
-  127.0.0.1, started once.
-- ``fake_openai`` / ``fake_anthropic`` (function): the same server, reset before the test
-  (queue, records, settings); after the test it fails the test when the fake received an
-  invalid request (unless the test called ``.expect_invalid()``) or a scripted reply was wrong.
+- ``fake_openai_server`` / ``fake_anthropic_server`` / ``fake_mistral_server`` /
+  ``fake_gemini_server`` (session): one server each on 127.0.0.1, started once.
+- ``fake_openai`` / ``fake_anthropic`` / ``fake_mistral`` / ``fake_gemini`` (function): the
+  same server, reset before the test (queue, records, settings); after the test it fails the
+  test when the fake received an invalid request (unless the test called
+  ``.expect_invalid()``) or a scripted reply was wrong. ``fake_mistral`` and ``fake_gemini``
+  are ``FakeOpenAI(mode="mistral")`` and ``FakeOpenAI(mode="gemini")``: separate servers, so
+  a test can use several providers at once.
 """
 
 from __future__ import annotations
@@ -21,7 +24,16 @@ from tests.fakes.base import FakeServer
 from tests.fakes.server import FakeOpenAI
 from tests.fakes.spec import load_spec
 
-__all__ = ["fake_anthropic", "fake_anthropic_server", "fake_openai", "fake_openai_server"]
+__all__ = [
+    "fake_anthropic",
+    "fake_anthropic_server",
+    "fake_gemini",
+    "fake_gemini_server",
+    "fake_mistral",
+    "fake_mistral_server",
+    "fake_openai",
+    "fake_openai_server",
+]
 
 Fake = TypeVar("Fake", bound=FakeServer)
 
@@ -51,6 +63,33 @@ def fake_anthropic(fake_anthropic_server: FakeAnthropic) -> Iterator[FakeAnthrop
     """The Anthropic fake, clean for this test; fails the test on unexpected invalid
     requests."""
     yield from _clean(fake_anthropic_server, "Anthropic fake")
+
+
+@pytest.fixture(scope="session")
+def fake_mistral_server() -> Iterator[FakeOpenAI]:
+    """The session's OpenAI fake in Mistral mode (prefer ``fake_mistral``)."""
+    with FakeOpenAI(mode="mistral") as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_mistral(fake_mistral_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
+    """``FakeOpenAI(mode="mistral")``, clean for this test (``chat_url`` is ``…/v1/…``)."""
+    yield from _clean(fake_mistral_server, "Mistral fake")
+
+
+@pytest.fixture(scope="session")
+def fake_gemini_server() -> Iterator[FakeOpenAI]:
+    """The session's OpenAI fake in Gemini mode (prefer ``fake_gemini``)."""
+    with FakeOpenAI(mode="gemini") as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_gemini(fake_gemini_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
+    """``FakeOpenAI(mode="gemini")``, clean for this test (``chat_url`` is
+    ``…/v1beta/openai/chat/completions``)."""
+    yield from _clean(fake_gemini_server, "Gemini fake")
 
 
 def _clean(fake: Fake, name: str) -> Iterator[Fake]:

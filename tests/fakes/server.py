@@ -20,15 +20,19 @@ from typing import Any, Literal
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
+from tests.fakes import compat_spec as compat
 from tests.fakes import spec as specs
 from tests.fakes.base import FakeServer, Refusal, Route
+from tests.fakes.compat_replies import default_mistral_reply
 from tests.fakes.records import FileInfo, RecordedRequest
 from tests.fakes.replies import Reply, default_reply, error_body
 from tests.fakes.spec import Problem
 
-__all__ = ["ENDPOINTS", "FakeOpenAI"]
+__all__ = ["ENDPOINTS", "MODES", "FakeOpenAI", "Mode"]
 
 ENDPOINTS = ("chat", "moderations", "transcriptions")
+Mode = Literal["openai", "mistral", "gemini"]
+MODES: tuple[Mode, ...] = ("openai", "mistral", "gemini")
 _SUFFIXES = (("/chat/completions", "chat"), ("/moderations", "moderations"),
              ("/audio/transcriptions", "transcriptions"), ("/models", "models"))
 _AZURE = re.compile(r"/openai/deployments/(?P<deployment>[^/]+)(?P<rest>/.*)$")
@@ -50,6 +54,10 @@ class FakeOpenAI(FakeServer):
     :param spec_dir: spec folder (default ``$WORKFLOWAPP_OPENAI_SPEC`` or ``<repo>/../shared``).
     :param server: ``threaded`` (werkzeug) or ``gevent`` (``gevent.pywsgi``, for
         :meth:`serve_forever` in a monkey-patched process).
+    :param mode: ``openai``; ``mistral`` or ``gemini`` enforce that provider's rules and error
+        shapes on top of the OpenAI checks (see :mod:`tests.fakes.compat_spec`); only chat
+        (and models) exist in those modes. ``mode`` and ``gemini_keywords`` (the JSON-schema
+        keywords Gemini refuses, default ``{"$schema"}``) are settings like ``api_key``.
     """
 
     ENDPOINTS = ENDPOINTS
@@ -59,12 +67,19 @@ class FakeOpenAI(FakeServer):
                  validate: bool = True, api_key: str | None = None, require_auth: bool = True,
                  deployments: Iterable[str] | None = None, record_limit: int | None = None,
                  spec_dir: str | Path | None = None,
-                 server: Literal["threaded", "gevent"] = "threaded") -> None:
+                 server: Literal["threaded", "gevent"] = "threaded",
+                 mode: Mode = "openai") -> None:
         super().__init__(host, port, delay=delay, validate=validate, api_key=api_key,
                          require_auth=require_auth, record_limit=record_limit, server=server)
         self.spec, self.schema_skipped_reason = specs.load_spec(spec_dir)
         self.deployments: frozenset[str] | None = None
         self._setting("deployments", None if deployments is None else frozenset(deployments))
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        self.mode: Mode = mode
+        self._setting("mode", mode)
+        self.gemini_keywords: frozenset[str] = frozenset()
+        self._setting("gemini_keywords", frozenset({"$schema"}))
 
     # -- URLs ----------------------------------------------------------------------------------
 
@@ -75,8 +90,8 @@ class FakeOpenAI(FakeServer):
 
     @property
     def base_url(self) -> str:
-        """The OpenAI base URL, ``http://host:port/v1``."""
-        return f"{self.url}/v1"
+        """The base URL: ``http://host:port/v1`` (Gemini mode: ``…/v1beta/openai``)."""
+        return f"{self.url}/v1beta/openai" if self.mode == "gemini" else f"{self.url}/v1"
 
     @property
     def chat_url(self) -> str:
@@ -110,6 +125,41 @@ class FakeOpenAI(FakeServer):
         return f"{self.azure_v1_base_url}/chat/completions"
 
     def _admit(self, request: Request, record: RecordedRequest, route: Route) -> None:
+        if self.mode == "openai":
+            self._admit_openai(request, record, route)
+            return
+        try:
+            if route.flavor != "openai" or route.endpoint not in ("chat", "models", None):
+                raise Refusal(404, _invalid_url(request),
+                              f"the {self.mode} mode has no {request.path} endpoint")
+            self._admit_openai(request, record, route)
+        except Refusal as refusal:
+            if refusal.shaped:
+                raise
+            raise self._in_mode(refusal, record) from None
+
+    def _in_mode(self, refusal: Refusal, record: RecordedRequest) -> Refusal:
+        """An OpenAI-shaped refusal in the Mistral or Gemini error shape."""
+        error = refusal.body.get("error") if isinstance(refusal.body, dict) else None
+        message = str(error.get("message")) if isinstance(error, dict) else str(refusal.body)
+        status = refusal.status
+        if self.mode == "mistral":
+            body: Any = ({"message": "Unauthorized", "request_id": record.request_id}
+                         if status == 401 else compat.mistral_error_body(message, status))
+        elif status == 401 and record.api_key:
+            status, body = 400, compat.gemini_error_body(
+                400, "API key not valid. Please pass a valid API key.", details=[{
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "API_KEY_INVALID", "domain": "googleapis.com"}])
+        elif status == 401:
+            body = compat.gemini_error_body(
+                401, "Request is missing required authentication credential. Expected OAuth 2 "
+                "access token, login cookie or other valid authentication credential.")
+        else:
+            body = compat.gemini_error_body(status, message)
+        return Refusal(status, body, refusal.invalid, refusal.headers, shaped=True)
+
+    def _admit_openai(self, request: Request, record: RecordedRequest, route: Route) -> None:
         """URL, method, auth, deployment and body checks, in the order OpenAI applies them."""
         if route.endpoint is None or (route.flavor == "azure" and route.endpoint == "models"):
             raise Refusal(404, _invalid_url(request), f"unknown path {request.path}")
@@ -141,6 +191,8 @@ class FakeOpenAI(FakeServer):
                 where = problem.param
                 note = problem.message if not where or where in problem.message else (
                     f"{where}: {problem.message}")
+                if problem.body is not None:
+                    raise Refusal(problem.status, problem.body, note, shaped=True) from None
                 raise Refusal(problem.status, error_body(
                     problem.message, "invalid_request_error", where, problem.code), note
                 ) from None
@@ -187,7 +239,11 @@ class FakeOpenAI(FakeServer):
             raise Problem("We could not parse the JSON body of your request. (HINT: This likely "
                           "means you aren't using your HTTP library correctly. The OpenAI API "
                           "expects a JSON payload, but what was sent was not valid JSON.)")
-        if route.endpoint == "chat":
+        if route.endpoint == "chat" and self.mode == "mistral":
+            compat.check_mistral_chat(record.json, self.spec)
+        elif route.endpoint == "chat" and self.mode == "gemini":
+            compat.check_gemini_chat(record.json, self.spec, self.gemini_keywords)
+        elif route.endpoint == "chat":
             specs.check_chat(record.json, self.spec,
                              deployment=route.deployment if route.flavor == "azure" else None)
         else:
@@ -213,13 +269,27 @@ class FakeOpenAI(FakeServer):
             record.form_items, upload.filename if upload else None, self.spec)
 
     def _default_reply(self, endpoint: str, record: RecordedRequest) -> Reply:
+        if self.mode == "mistral" and endpoint == "chat":
+            return default_mistral_reply()
         return default_reply(endpoint)
 
     def _check_reply(self, kind: str, body: Any, record: RecordedRequest) -> None:
+        if self.mode == "mistral" and kind == "chat":
+            compat.check_mistral_reply(body, self.spec)
+            return
         specs.check_reply(kind, body, self.spec, str(record.form.get("response_format", "json")))
 
     def _failure_body(self, message: str, request_id: str | None = None) -> Any:
+        if self.mode == "mistral":
+            return compat.mistral_error_body(message, 500, type_="internal_server_error")
+        if self.mode == "gemini":
+            return compat.gemini_error_body(500, message)
         return error_body(message, "server_error")
+
+    def _request_id_header(self) -> str | None:
+        """``x-request-id``; Mistral sends ``mistral-correlation-id``, Gemini none."""
+        return {"mistral": "mistral-correlation-id", "gemini": None}.get(
+            self.mode, self.REQUEST_ID_HEADER)
 
 
 def _route(path: str) -> Route:
