@@ -16,7 +16,10 @@ import anthropic
 import pytest
 import requests
 from anthropic.types import Message
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests.fakes import anthropic_spec
 from tests.fakes.anthropic_fake import (
     API_VERSION,
     FakeAnthropic,
@@ -40,7 +43,7 @@ from tests.fakes.anthropic_fake import (
     tool_use_reply,
 )
 from tests.fakes.replies import chat_reply
-from tests.fakes.spec import InvalidReply
+from tests.fakes.spec import InvalidReply, Problem
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "sk-ant-test-0123456789abcdef"
@@ -276,6 +279,11 @@ BAD = {  # body, words of the message
     "tool_result_name": (body(tools=[TOOL], messages=[user("q"), assistant([CALL]), user([
         {**RESULT, "name": "get_weather"}])]),
         "messages.2.content.0.name: Extra inputs are not permitted"),
+    "image_over_5_mb": (body(messages=[user([{"type": "image", "source": {
+        "type": "base64", "media_type": "image/png",
+        "data": "A" * (anthropic_spec.MAX_IMAGE_BASE64 + 4)}}])]),
+        "messages.0.content.0.image.source.base64: image exceeds 5 MB maximum: 5242884 bytes "
+        "> 5242880 bytes"),
 }
 
 
@@ -320,6 +328,15 @@ def test_a_wrong_key_is_a_scenario_not_a_client_bug(fake_anthropic):
     assert fake_anthropic.api_key is None and fake_anthropic.require_auth
 
 
+def test_request_size_limit(fake_anthropic):
+    fake_anthropic.max_request_bytes = 1000
+    fake_anthropic.expect_invalid()
+    big = post(fake_anthropic, body(messages=[user("x" * 1000)]))
+    assert "maximum allowed number of bytes" in assert_error(big, 413, "request_too_large")
+    assert fake_anthropic.invalid == [
+        f"POST /v1/messages: body of {len(fake_anthropic.last_request.body)} bytes > 1000"]
+
+
 def test_unknown_paths_are_404_and_invalid(fake_anthropic):
     fake_anthropic.expect_invalid()
     response = requests.post(f"{fake_anthropic.url}/v1/chat/completions", json=body(),
@@ -340,6 +357,78 @@ def test_unexpected_invalid_request_would_fail_the_test(fake_anthropic):
 def test_validation_off_accepts_anything(fake_anthropic):
     fake_anthropic.validate = False
     message(post(fake_anthropic, {"n": 3}, headers={"x-api-key": KEY}))
+
+
+# -- properties of the conversation rules ---------------------------------------------------
+
+ROUND = st.tuples(st.integers(0, 3), st.booleans(), st.booleans(), st.randoms())
+"""One tool round: tool_use count, leading assistant text, trailing user text, an order."""
+
+
+def conversation(rounds: list[tuple[int, bool, bool, Any]]) -> list[dict[str, Any]]:
+    """user, then per round an assistant turn and a user turn answering every tool_use (in a
+    shuffled order), results first, then optional text."""
+    messages: list[dict[str, Any]] = [user("start")]
+    for number, (calls, lead, trail, order) in enumerate(rounds):
+        ids = [f"toolu_{number}_{i}" for i in range(calls)]
+        blocks = [{"type": "text", "text": "thinking"}] if lead or not ids else []
+        messages.append(assistant(blocks + [{**CALL, "id": i} for i in ids]))
+        results = [{**RESULT, "tool_use_id": i} for i in ids]
+        order.shuffle(results)
+        text = [{"type": "text", "text": "more"}] if trail or not results else []
+        messages.append(user(results + text))
+    return messages
+
+
+def refused(messages: list[dict[str, Any]]) -> str:
+    with pytest.raises(Problem) as caught:
+        anthropic_spec.check_request(body(tools=[TOOL], messages=messages))
+    return caught.value.message
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(ROUND, min_size=1, max_size=4), st.data())
+def test_tool_round_trips_pass_and_each_break_is_refused(rounds, data):
+    messages = conversation(rounds)
+    anthropic_spec.check_request(body(tools=[TOOL], messages=messages))
+    answered = [(i, j) for i, m in enumerate(messages) for j, b in enumerate(m["content"])
+                if isinstance(b, dict) and b["type"] == "tool_result"]
+    if not answered:
+        return
+    where, block = data.draw(st.sampled_from(answered))
+    dropped = [dict(m) for m in messages]
+    dropped[where] = user([b for k, b in enumerate(messages[where]["content"]) if k != block]
+                          or [{"type": "text", "text": "nothing"}])
+    assert "without `tool_result` blocks immediately after" in refused(dropped)
+    renamed = [dict(m) for m in messages]
+    renamed[where] = user([{**b, "tool_use_id": "toolu_other"} if k == block else b
+                           for k, b in enumerate(messages[where]["content"])])
+    assert "`tool_result`" in refused(renamed)  # unanswered or unexpected: both are true
+    late = [dict(m) for m in messages]
+    late[where] = user([{"type": "text", "text": "first"}, *messages[where]["content"]])
+    assert "must come first" in refused(late)
+    split = [*messages[:where], user([{"type": "text", "text": "between"}]), *messages[where:]]
+    assert "merged into one turn" in refused(split)
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+                    | st.text(max_size=5),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.sampled_from(["type", "role", "content", "text", "id",
+                                                       "tool_use_id", "input", "name", "x"]),
+                                      inner, max_size=4), max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(["model", "max_tokens", "messages", "tools", "system",
+                                        "tool_choice", "temperature", "top_p", "stream"]),
+                       JSON, max_size=6), st.booleans())
+def test_any_body_is_accepted_or_refused_with_a_message(fields, base):
+    data = {**body(), **fields} if base else fields
+    try:
+        anthropic_spec.check_request(data)
+    except Problem as problem:
+        assert problem.message and problem.status == 400
 
 
 # -- faults ----------------------------------------------------------------------------------

@@ -13,11 +13,15 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests.fakes import compat_spec as compat
 from tests.fakes import spec as specs
 from tests.fakes.openai_fake import (
     FakeOpenAI,
     InvalidReply,
+    Problem,
     chat_reply,
     gemini_error_reply,
     mistral_error_reply,
@@ -192,6 +196,41 @@ def test_mistral_auth_and_missing_endpoints(fake_mistral):
     assert moderation.status_code == 404 and moderation.json()["object"] == "error"
     assert fake_mistral.invalid == [
         "POST /v1/moderations: the mistral mode has no /v1/moderations endpoint"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(codec="ascii"), max_size=12))
+def test_mistral_tool_ids_are_accepted_exactly_when_nine_alphanumerics(call_id):
+    nine_alnum = len(call_id) == 9 and call_id.isascii() and call_id.isalnum()
+    try:
+        compat.check_mistral_chat(body(tools=TOOLS, messages=tool_loop(call_id)), None)
+    except Problem as problem:
+        assert not nine_alnum and problem.body["code"] == "3280"
+    else:
+        assert nine_alnum
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.sampled_from(["role", "content", "tool_calls", "id",
+                                                       "tool_call_id", "type", "function",
+                                                       "schema", "json_schema", "$schema"]),
+                                      inner, max_size=4), max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(["model", "messages", "tools", "response_format",
+                                        "tool_choice", "seed", "n"]), JSON, max_size=5))
+def test_any_body_is_accepted_or_refused_in_the_provider_shape(data):
+    spec = specs.load_spec()[0]
+    for mode in ("mistral", "gemini"):
+        try:
+            if mode == "mistral":
+                compat.check_mistral_chat(data, spec)
+            else:
+                compat.check_gemini_chat(data, spec, compat.GEMINI_KEYWORDS)
+        except Problem as problem:
+            assert problem.body is not None and problem.status in (400, 422)
 
 
 # -- Gemini ----------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ path is a 404 ``not_found_error`` and recorded as invalid.
 
 Admission, in order: the path, ``POST``, a key (``x-api-key``, or ``Authorization: Bearer``;
 a missing key is a 401 *and* an invalid request, a wrong key only a 401), ``anthropic-version``
-(one of :attr:`FakeAnthropic.api_versions`), ``content-type: application/json``, then the body
+(one of :attr:`FakeAnthropic.api_versions`), the size (``max_request_bytes``, 32 MB: 413
+``request_too_large``), ``content-type: application/json``, then the body
 (:func:`tests.fakes.anthropic_spec.check_request`). Refusals are answered like the API:
 ``{"type": "error", "error": {"type": "invalid_request_error", "message": "…"},
 "request_id": "req_…"}`` with a ``request-id`` header.
@@ -37,6 +38,9 @@ class FakeAnthropic(FakeServer):
     ``api_key``, ``require_auth``, ``start``/``stop``/``with``, ``serve_forever``).
 
     :param api_versions: the ``anthropic-version`` values accepted (default ``2023-06-01``).
+
+    ``api_versions`` and ``max_request_bytes`` (default 32 MB, answered 413
+    ``request_too_large``) are settings restored by :meth:`reset`.
     """
 
     ENDPOINTS = ("messages",)
@@ -52,6 +56,8 @@ class FakeAnthropic(FakeServer):
                          require_auth=require_auth, record_limit=record_limit, server=server)
         self.api_versions: frozenset[str] = frozenset()
         self._setting("api_versions", frozenset(api_versions))
+        self.max_request_bytes: int = 0
+        self._setting("max_request_bytes", anthropic_spec.MAX_REQUEST_BYTES)
 
     @property
     def base_url(self) -> str:
@@ -88,6 +94,10 @@ class FakeAnthropic(FakeServer):
             raise self._refusal(400, f"anthropic-version: invalid version '{version}'",
                                 f"anthropic-version {version!r} not in "
                                 f"{sorted(self.api_versions)}", record)
+        if len(record.body) > self.max_request_bytes:
+            raise self._refusal(413, "Request exceeds the maximum allowed number of bytes.",
+                                f"body of {len(record.body)} bytes > {self.max_request_bytes}",
+                                record)
         if request.mimetype != "application/json":
             raise self._refusal(400, f"content-type: Invalid content type "
                                 f"'{request.mimetype or '(none)'}': expected application/json",

@@ -29,6 +29,8 @@ from tests.fakes.spec import InvalidReply, Problem
 __all__ = [
     "API_VERSION",
     "ERROR_TYPES",
+    "MAX_IMAGE_BASE64",
+    "MAX_REQUEST_BYTES",
     "SDK_VERSION",
     "check_conversation",
     "check_error",
@@ -48,6 +50,10 @@ ERROR_TYPES = {
 """``error.type`` by HTTP status, as the API documents them."""
 
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+MAX_IMAGE_BASE64 = 5 * 1024 * 1024
+"""The API's limit on one base64 image (the encoded text)."""
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+"""The Messages API's request size limit (answered 413 ``request_too_large``)."""
 _RANGES = {"temperature": (0.0, 1.0), "top_p": (0.0, 1.0)}
 
 
@@ -242,7 +248,7 @@ def check_conversation(messages: Sequence[Any]) -> None:
     from the assistant and ``tool_result`` only from the user; after consecutive same-role
     messages are merged: every ``tool_result`` answers a ``tool_use`` of the previous assistant
     turn and comes before any other block of its turn, and every ``tool_use`` is answered in
-    the next turn.
+    the next turn. A base64 image is at most 5 MB of base64 text.
     """
     if not messages:
         raise Problem("messages: at least one message is required")
@@ -297,6 +303,12 @@ def _check_blocks(turns: Sequence[_Turn], count: int) -> None:
                     raise Problem(f"messages.{index}.content.{number}: `tool_use` ids must be "
                                   "unique")
                 seen.add(block["id"])
+            source = block.get("source") if kind == "image" else None
+            if isinstance(source, dict) and source.get("type") == "base64" and len(
+                    source.get("data", "")) > MAX_IMAGE_BASE64:
+                raise Problem(f"messages.{index}.content.{number}.image.source.base64: image "
+                              f"exceeds 5 MB maximum: {len(source['data'])} bytes > "
+                              f"{MAX_IMAGE_BASE64} bytes")
             if kind == "tool_result" and turn.role != "user":
                 raise Problem(f"messages.{index}.content.{number}: `tool_result` blocks can "
                               "only be in `user` messages")

@@ -132,7 +132,8 @@ def _openai_view(body: Mapping[str, Any]) -> dict[str, Any]:
     if view.get("tool_choice") == "any":
         view["tool_choice"] = "required"
     messages = []
-    for message in view.get("messages") or []:
+    raw = view.get("messages")
+    for message in raw if isinstance(raw, list) else []:
         if isinstance(message, dict):
             message = {key: value for key, value in message.items() if key != "prefix"}
             content = message.get("content")
@@ -160,8 +161,9 @@ def _check_mistral_messages(messages: list[Any]) -> None:
         if not isinstance(message, dict):
             continue
         role = message.get("role")
-        ids = [call.get("id") for call in message.get("tool_calls") or []
-               if isinstance(call, dict)] if role == "assistant" else []
+        calls = message.get("tool_calls") if role == "assistant" else None
+        ids = [call.get("id") for call in calls if isinstance(call, dict)] if isinstance(
+            calls, list) else []
         if role == "tool":
             ids = [message.get("tool_call_id")]
         for call_id in ids:
@@ -242,7 +244,8 @@ def check_gemini_chat(body: Any, spec: Spec | None, refused: Iterable[str]) -> N
     schema = (response_format.get("json_schema") or {}).get("schema") if isinstance(
         response_format, dict) and isinstance(response_format.get("json_schema"), dict) else None
     places = [("generation_config.response_schema", schema)]
-    for index, tool in enumerate(body.get("tools") or []):
+    tools = body.get("tools")
+    for index, tool in enumerate(tools if isinstance(tools, list) else []):
         function = tool.get("function") if isinstance(tool, dict) else None
         if isinstance(function, dict):
             places.append((f"tools[0].function_declarations[{index}].parameters",

@@ -458,7 +458,7 @@ def _describe(error: Any) -> tuple[str, str | None]:
         if not meant:
             keys = {tuple(e.relative_path) for errs in branches.values() for e in errs
                     if e.validator in ("enum", "const")}
-            if len(keys) == 1 and isinstance(error.instance, dict):
+            if len(keys) == 1 and isinstance(error.instance, dict) and () not in keys:
                 (key,) = keys
                 allowed: list[Any] = []
                 for errs in branches.values():
