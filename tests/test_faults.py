@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from tests.fakes import anthropic_replies as areplies
 from tests.fakes import replies
+from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.server import FakeOpenAI
 from tests.helpers import SECRET_KEY, out, param, post
 
@@ -273,3 +275,175 @@ def test_compatible_server_quirks(client: FlaskClient, fake_openai: FakeOpenAI) 
     assert sent[0]["role"] == "system"
     assert sent[2]["content"] == ""
     assert json.loads(reply["MESSAGE_HISTORY"])[2]["content"] is None, "history kept as given"
+
+
+# --- Anthropic's errors (the native Messages API through its fake) ------------------------
+
+ANTHROPIC_KEY = "sk-ant-faults-SECRET-0123456789"
+
+
+@pytest.fixture
+def anthropic_client(make_client: Callable[..., FlaskClient], fake_anthropic: FakeAnthropic
+                     ) -> FlaskClient:
+    return make_client(AnthropicApiKey=ANTHROPIC_KEY,
+                       AnthropicChatApiUrl=fake_anthropic.messages_url)
+
+
+def claude(client: FlaskClient, *params: Any, ignore: bool = False) -> Any:
+    return chat(client, param("PROVIDER", "anthropic"), *params, ignore=ignore)
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected_sleep"),
+    [
+        (areplies.overloaded_reply(), None),  # 529 retried like a 503
+        (areplies.overloaded_reply(retry_after=2), 2.0),
+        (areplies.api_error_reply(), None),
+        (areplies.anthropic_rate_limit_reply(retry_after=3), 3.0),
+        (areplies.anthropic_rate_limit_reply(retry_after=None), None),  # a rate limit still
+        (areplies.drop_reply(), None),
+    ],
+)
+def test_anthropic_transient_faults_recover(
+    anthropic_client: FlaskClient, fake_anthropic: FakeAnthropic, sleeps: list[float],
+    fault: Any, expected_sleep: float | None,
+) -> None:
+    fake_anthropic.push(fault, areplies.text_reply("recovered"))
+    reply = claude(anthropic_client)
+    assert reply.status == 200, reply.text
+    assert reply["RESULT_CONTENT"] == "recovered"
+    assert reply["RESULT_RETRIES"] == 1
+    assert reply["RESULT_REQUEST_ID"] == fake_anthropic.last_request.request_id
+    assert len(sleeps) == 1
+    if expected_sleep is not None:
+        assert sleeps[0] == pytest.approx(expected_sleep)
+    else:
+        assert 0.375 <= sleeps[0] <= 0.5
+
+
+@pytest.mark.parametrize("ignore", [False, True])
+def test_anthropic_spend_limit_is_not_retried(
+    anthropic_client: FlaskClient, fake_anthropic: FakeAnthropic, sleeps: list[float],
+    ignore: bool,
+) -> None:
+    fake_anthropic.push(areplies.spend_limit_reply())
+    reply = claude(anthropic_client, ignore=ignore)
+    assert len(fake_anthropic.requests) == 1 and sleeps == []
+    text = reply["APP_RESPONSE_CONTENT"] if ignore else reply.text
+    if ignore:
+        assert reply["APP_RESPONSE_STATUS"] == "429"
+        assert json.loads(text)["error"]["details"]["error_code"] == \
+            "enforced_spend_limit_reached"
+    else:
+        assert reply.status == 502
+        assert "spend limit" in text and "rate limit" not in text.replace("not a rate limit", "")
+        assert text.startswith("Anthropic answered 429 (rate_limit_error)")
+
+
+@pytest.mark.parametrize(("status", "label"), [(400, "invalid_request_error"),
+                                                (401, "authentication_error"),
+                                                (403, "permission_error")])
+def test_anthropic_client_errors_are_not_retried_and_read(
+    anthropic_client: FlaskClient, fake_anthropic: FakeAnthropic, sleeps: list[float],
+    status: int, label: str,
+) -> None:
+    fake_anthropic.push(*[areplies.anthropic_error(status, f"problem {status}")] * 2)
+    reply = claude(anthropic_client, ignore=True)
+    assert reply.status == 200
+    assert reply["APP_RESPONSE_STATUS"] == str(status)
+    assert json.loads(reply["APP_RESPONSE_CONTENT"])["error"]["type"] == label
+    assert reply["RESULT_REQUEST_ID"] == fake_anthropic.last_request.request_id
+    assert len(fake_anthropic.requests) == 1 and sleeps == []
+    failed = claude(anthropic_client)
+    assert failed.status == 502
+    assert failed.text.strip() == f"Anthropic answered {status} ({label}): problem {status}"
+
+
+def test_anthropic_exhausted_retries(
+    anthropic_client: FlaskClient, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.push(*[areplies.overloaded_reply() for _ in range(3)])
+    reply = claude(anthropic_client, ignore=True)
+    assert reply["APP_RESPONSE_STATUS"] == "529"
+    assert reply["RESULT_RETRIES"] == 2
+    fake_anthropic.push(*[areplies.drop_reply() for _ in range(3)])
+    dropped = claude(anthropic_client, ignore=True)
+    assert dropped["APP_RESPONSE_STATUS"] == "connection_error"
+
+
+def test_anthropic_refused_structured_output_falls_back_to_a_forced_tool(
+    anthropic_client: FlaskClient, fake_anthropic: FakeAnthropic
+) -> None:
+    schema = {"name": "advice", "schema": {"type": "object",
+                                           "properties": {"advice": {"type": "string"}},
+                                           "required": ["advice"]}}
+    fake_anthropic.push(
+        areplies.anthropic_error(400, "output_config.format: Extra inputs are not permitted"),
+        areplies.structured_reply({"advice": "wait"}),
+        areplies.structured_reply({"advice": "again"}),
+    )
+    params = (param("RESPONSE_FORMAT", "json_schema"),
+              param("RESPONSE_FORMAT_JSON_SCHEMA", json.dumps(schema)), out("advice"),
+              out("FINISH_REASON"))
+    reply = claude(anthropic_client, *params)
+    assert reply.status == 200, reply.text
+    assert (reply["advice"], reply["FINISH_REASON"]) == ("wait", "stop")
+    first, second = (r.json for r in fake_anthropic.requests)
+    assert "output_config" in first and "output_config" not in second
+    assert second["tool_choice"] == {"type": "tool", "name": "json_answer"}
+    assert claude(anthropic_client, *params)["advice"] == "again"  # remembered: sent directly
+    assert "output_config" not in fake_anthropic.requests[-1].json
+    assert len(fake_anthropic.requests) == 3
+
+
+def test_anthropic_several_choices(anthropic_client: FlaskClient,
+                                   fake_anthropic: FakeAnthropic) -> None:
+    fake_anthropic.push(areplies.text_reply("one", usage=(10, 1, 0, 6)),
+                        areplies.text_reply("two", usage=(10, 2, 0, 6)))
+    reply = claude(anthropic_client, param("NUMBER_OF_CHOICES", 2),
+                   param("MESSAGE_HISTORY", None, "INOUT"), out("RESULT_CONTENTS"),
+                   out("RESULT_PROMPT_TOKENS", "NUMERIC"), out("RESULT_CACHED_TOKENS", "NUMERIC"),
+                   out("RESULT"))
+    assert reply.status == 200, reply.text
+    assert json.loads(reply["RESULT_CONTENTS"]) == ["one", "two"]
+    assert (reply["RESULT_PROMPT_TOKENS"], reply["RESULT_CACHED_TOKENS"]) == (32, 12)
+    assert [b["content"][0]["text"] for b in json.loads(reply["RESULT"])] == ["one", "two"]
+    assert [m["role"] for m in json.loads(reply["MESSAGE_HISTORY"])] == ["user", "assistant"]
+    assert len(fake_anthropic.requests) == 2
+
+
+# --- what running against llama.cpp taught (issue 10) ------------------------------------
+
+
+def test_501_is_never_retried(client: FlaskClient, fake_openai: FakeOpenAI,
+                              sleeps: list[float]) -> None:
+    fake_openai.push(replies.error_reply(501, replies.error_body("not implemented")))
+    reply = chat(client, ignore=True)
+    assert reply["APP_RESPONSE_STATUS"] == "501" and len(fake_openai.requests) == 1
+    assert sleeps == []
+
+
+def test_404_names_the_endpoint(client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+    fake_openai.push(replies.error_reply(404, replies.error_body("File Not Found",
+                                                                 "not_found_error")))
+    reply = chat(client)
+    assert reply.status == 502
+    assert fake_openai.chat_url in reply.text and "may not offer this API" in reply.text
+
+
+def test_keyless_compatible_server_asking_for_a_key_names_the_settings(
+    make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI
+) -> None:
+    client = make_client(OpenAIApiKey="")
+    fake_openai.push(replies.error_reply(401, replies.error_body("Missing API key")))
+    reply = chat(client)
+    assert reply.status == 502
+    assert "OpenAIApiKey" in reply.text and "API_KEY" in reply.text
+
+
+def test_request_id_falls_back_to_the_body_id(client: FlaskClient, fake_openai: FakeOpenAI
+                                              ) -> None:
+    fake_openai.push(replies.chat_reply("hi", headers={"x-request-id": ""}))
+    reply = chat(client)
+    assert reply.status == 200, reply.text
+    assert reply["RESULT_REQUEST_ID"]

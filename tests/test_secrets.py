@@ -129,3 +129,57 @@ def test_repr_of_a_context_hides_keys() -> None:
                                param("MODEL", "m"), fmt=Format.JSON))
     text = repr(ctx)
     assert _leaks(text) == [] and "'m'" in text
+
+
+PROVIDER_KEYS = {"anthropic": "sk-ant-SECRET-anthropic-key-1234",
+                 "mistral": "SECRET-mistral-key-5678abcd",
+                 "gemini": "AIzaSECRET-gemini-key-9012"}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("by_parameter", [False, True])
+@pytest.mark.parametrize("upstream_fault", [False, True])
+@pytest.mark.parametrize("provider", sorted(PROVIDER_KEYS))
+def test_provider_keys_never_leak(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings], tmp_path: Path,
+    provider: str, fmt: Format, by_parameter: bool, upstream_fault: bool,
+) -> None:
+    """AnthropicApiKey, MistralApiKey and GeminiApiKey are secrets like OpenAIApiKey: not in
+    replies, logs at level 3, error texts, nor anywhere upstream but the auth header."""
+    fake = request.getfixturevalue(f"fake_{provider}")
+    secrets = list(PROVIDER_KEYS.values())
+    key = PROVIDER_KEYS[provider]
+    url = fake.messages_url if provider == "anthropic" else fake.chat_url
+    setting = f"{provider.capitalize()}ApiKey"
+    values = {**LEVELS, f"{provider.capitalize()}ChatApiUrl": url,
+              **({} if by_parameter else {setting: key}),
+              **{f"{p.capitalize()}ApiKey": k for p, k in PROVIDER_KEYS.items() if p != provider}}
+    settings = make_settings(**values)
+    client = create_app(settings, Client(allowed_hosts=settings.allowed_hosts,
+                                         sleep=lambda _: None)).test_client()
+    stream = io.StringIO()
+    logs.configure(settings, stream=stream)
+    if upstream_fault:
+        echo = f"invalid key {key} (Authorization: Bearer {key})"
+        for _ in range(3):
+            if provider == "anthropic":
+                from tests.fakes.anthropic_replies import anthropic_error
+
+                fake.push(anthropic_error(401, echo))
+            else:
+                fake.push(replies.error_reply(401, replies.error_body(echo)))
+    params = [param("MODEL", "m"), param("PROVIDER", provider), param("USER_MESSAGE", "hi"),
+              param("APP_RESPONSE_IGNORE_ERROR", "Y" if upstream_fault else "N"),
+              out("RESULT"), out("RESULT_CONTENT"), out("APP_RESPONSE_CONTENT"),
+              out("APP_RESPONSE_STATUS")]
+    if by_parameter:
+        params.append(param("API_KEY", key))
+    reply = post(client, "OPENAICHAT", *params, fmt=fmt)
+    assert reply.status == 200, reply.text
+    shown = reply.text + json.dumps({k: str(v) for k, v in reply.values.items()})
+    shown += _all_logs(stream, tmp_path / "logs")
+    assert [s for s in secrets if s in shown] == []
+    assert fake.requests, "the call went upstream"
+    for sent in fake.requests:
+        assert sent.secret_locations(key) == []
+        assert sent.api_key == key

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from tests.fakes import anthropic_replies as areplies
 from tests.fakes import replies
 from tests.fakes.server import FakeOpenAI
 from tests.helpers import FORMATS, out, param, post
@@ -111,3 +112,99 @@ def test_a_missing_tool_result_is_caught_before_openai(client: FlaskClient,
     assert reply.status == 400
     assert "call_2" in reply.text and "not answered yet" in reply.text
     assert len(fake_openai.requests) == 1
+
+
+# --- the same loop on each provider, and across a provider change ------------------------
+
+LOOP_KEYS = {"anthropic": "sk-ant-loop-SECRET-0123456789", "mistral": "mistral-loop-SECRET-0123",
+             "gemini": "gemini-loop-SECRET-0123"}
+LOOP_IDS = {"openai": ["call_1", "call_2"], "gemini": ["call_1", "call_2"],
+            "mistral": ["a1B2c3D4e", "f5G6h7J8k"], "anthropic": ["toolu_01A", "toolu_01B"]}
+
+
+def _loop_client(request: pytest.FixtureRequest, make_client: Any) -> tuple[FlaskClient, dict[
+        str, Any]]:
+    fakes = {"openai": request.getfixturevalue("fake_openai"),
+             "anthropic": request.getfixturevalue("fake_anthropic"),
+             "mistral": request.getfixturevalue("fake_mistral"),
+             "gemini": request.getfixturevalue("fake_gemini")}
+    settings = {"AnthropicApiKey": LOOP_KEYS["anthropic"],
+                "AnthropicChatApiUrl": fakes["anthropic"].messages_url,
+                "MistralApiKey": LOOP_KEYS["mistral"], "MistralChatApiUrl": fakes["mistral"].chat_url,
+                "GeminiApiKey": LOOP_KEYS["gemini"], "GeminiChatApiUrl": fakes["gemini"].chat_url}
+    return make_client(**settings), fakes
+
+
+def _push_tools(name: str, fake: Any) -> None:
+    calls = [(tool, arguments, call_id) for (tool, arguments, _), call_id
+             in zip(CALLS, LOOP_IDS[name], strict=True)]
+    if name == "anthropic":
+        fake.push(areplies.tool_use_reply(*calls))
+    else:
+        fake.push(replies.chat_reply(tool_calls=calls))
+
+
+def _push_text(name: str, fake: Any, text: str) -> None:
+    fake.push(areplies.text_reply(text) if name == "anthropic" else replies.chat_reply(text))
+
+
+@pytest.mark.parametrize(("first", "second", "fmt"), [
+    ("anthropic", "anthropic", Format.DATASET), ("anthropic", "anthropic", Format.JSON),
+    ("mistral", "mistral", Format.DATASET), ("gemini", "gemini", Format.JSON),
+    ("openai", "anthropic", Format.DATASET), ("anthropic", "openai", Format.JSON),
+    ("anthropic", "mistral", Format.DATASET), ("mistral", "anthropic", Format.JSON),
+    ("openai", "mistral", Format.JSON), ("gemini", "anthropic", Format.DATASET),
+])
+def test_tool_loop_on_each_provider_and_across_a_change(
+    request: pytest.FixtureRequest, make_client: Any, first: str, second: str, fmt: Format
+) -> None:
+    client, fakes = _loop_client(request, make_client)
+    _push_tools(first, fakes[first])
+    _push_text(second, fakes[second], "Vis: 12 in stock; boulons: 3 in stock.")
+    ids = LOOP_IDS[first]
+
+    opened = post(client, "OPENAICHAT", param("MODEL", "model-x"), param("PROVIDER", first),
+                  param("SYSTEM_MESSAGE", "You answer stock questions."),
+                  param("USER_MESSAGE", "Stock of vis V45645 and boulons b456?"),
+                  param("TOOLS", json.dumps(TOOLS)), history_param(None),
+                  out("SELECTED_TOOLS_PARAM"), out("SELECTED_TOOLS_COUNT", "NUMERIC"), fmt=fmt)
+    assert opened.status == 200, opened.text
+    selected, history = opened["SELECTED_TOOLS_PARAM"], opened["MESSAGE_HISTORY"]
+    assert [t["id"] for t in json.loads(selected)] == ids  # as the provider produced them
+    for index, call_id in enumerate(ids):
+        tool = post(client, "GETAGENTTOOL", param("TOOLS", selected), param("TOOL_INDEX", index),
+                    out("TOOL_ID"), out("serial_number"), fmt=fmt)
+        assert tool.status == 200 and tool["TOOL_ID"] == call_id, tool.text
+    again = post(client, "OPENAIADDMESSAGE", param("ROLE", "assistant"),
+                 param("ASSISTANT_TOOL_CALL", selected), history_param(history), fmt=fmt)
+    assert json.loads(again["MESSAGE_HISTORY"]) == json.loads(history), "no duplicate"
+    for call_id, result in zip(ids, ("12 in stock", "3 in stock"), strict=True):
+        added = post(client, "OPENAIADDMESSAGE", param("ROLE", "tool"),
+                     param("TOOL_CALL_ID", call_id), param("CONTENT", result),
+                     history_param(history), fmt=fmt)
+        assert added.status == 200, added.text
+        history = added["MESSAGE_HISTORY"]
+    final = post(client, "OPENAICHAT", param("MODEL", "model-x"), param("PROVIDER", second),
+                 history_param(history), out("RESULT_CONTENT"), fmt=fmt)
+    assert final.status == 200, final.text
+    assert final["RESULT_CONTENT"] == "Vis: 12 in stock; boulons: 3 in stock."
+
+    conversation = json.loads(final["MESSAGE_HISTORY"])  # OpenAI's shape, the ids as received
+    assert [m["role"] for m in conversation] == ["system", "user", "assistant", "tool", "tool",
+                                                 "assistant"]
+    assert [c["id"] for c in conversation[2]["tool_calls"]] == ids
+    assert [m["tool_call_id"] for m in conversation[3:5]] == ids
+    sent = fakes[second].requests[-1].json
+    if second == "anthropic":
+        assert sent["system"] == "You answer stock questions."
+        assistant, results = sent["messages"][1], sent["messages"][2]
+        assert [b["id"] for b in assistant["content"] if b["type"] == "tool_use"] == ids
+        assert [(b["type"], b["tool_use_id"], b["content"]) for b in results["content"]] == [
+            ("tool_result", ids[0], "12 in stock"), ("tool_result", ids[1], "3 in stock")]
+    elif second == "mistral":
+        sent_ids = [c["id"] for c in sent["messages"][2]["tool_calls"]]
+        assert all(len(i) == 9 and i.isalnum() for i in sent_ids)
+        assert sent_ids == ids if first == "mistral" else sent_ids != ids
+        assert [m["tool_call_id"] for m in sent["messages"][3:5]] == sent_ids
+    else:
+        assert [c["id"] for c in sent["messages"][2]["tool_calls"]] == ids
