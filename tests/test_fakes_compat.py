@@ -74,7 +74,7 @@ def test_mistral_accepts_its_own_fields_and_answers_like_mistral(fake_mistral):
         messages=tool_loop("abcDEF123")))
     assert response.status_code == 200, response.text
     answer = response.json()
-    assert answer["model"] == "mistral-small-latest"
+    assert answer["model"] == "mistral-small-latest" and len(answer["choices"]) == 2
     assert "refusal" not in answer["choices"][0]["message"]
     assert "x-request-id" not in response.headers
     assert response.headers["mistral-correlation-id"] == fake_mistral.last_request.request_id

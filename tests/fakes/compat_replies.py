@@ -9,6 +9,7 @@ its errors are a JSON list: :func:`gemini_error_reply`.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import string
@@ -65,8 +66,8 @@ def mistral_reply(content: str | Sequence[Mapping[str, Any]] | None = "Hello!", 
                   tool_calls: Sequence[MistralCallSpec] | None = None,
                   finish_reason: str | None = None,
                   usage: tuple[int, int, int] | Mapping[str, Any] | None = (10, 5, 15),
-                  model: str | None = None, headers: Mapping[str, str] | None = None,
-                  delay: float = 0.0) -> Reply:
+                  model: str | None = None, n_from_request: bool = False,
+                  headers: Mapping[str, str] | None = None, delay: float = 0.0) -> Reply:
     """A Mistral chat completion.
 
     :param content: a string, ``None``, or a list of chunks (``{"type": "thinking",
@@ -76,6 +77,7 @@ def mistral_reply(content: str | Sequence[Mapping[str, Any]] | None = "Hello!", 
         sends ``length``, ``model_length`` and ``error``).
     :param usage: ``(prompt, completion, total)`` or a full dict; the request's model is echoed
         unless ``model`` is given.
+    :param n_from_request: answer as many copies of the choice as the request's ``n``.
     """
     calls = [dict(call) if isinstance(call, Mapping) else
              mistral_tool_call(call[0], call[1], call[2] if len(call) > 2 else None, index=i)
@@ -94,12 +96,17 @@ def mistral_reply(content: str | Sequence[Mapping[str, Any]] | None = "Hello!", 
             "prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": usage[2]}
     check_mistral_reply(body, load_spec()[0])
 
-    def echo(data: Any, request: RecordedRequest) -> Any:
-        data["model"] = request.model or DEFAULT_MISTRAL_MODEL
+    def adapt(data: Any, request: RecordedRequest) -> Any:
+        if not model:
+            data["model"] = request.model or DEFAULT_MISTRAL_MODEL
+        n = request.json.get("n") if isinstance(request.json, dict) else None
+        if n_from_request and isinstance(n, int) and n > 1:
+            data["choices"] = [{**copy.deepcopy(data["choices"][0]), "index": i}
+                               for i in range(n)]
         return data
 
     return Reply(body=body, kind="chat", headers=dict(headers or {}), delay=delay,
-                 adapt=None if model else echo)
+                 adapt=adapt if not model or n_from_request else None)
 
 
 def mistral_error_reply(status: int, message: str | Mapping[str, Any], *,
@@ -136,5 +143,5 @@ def gemini_error_reply(status: int = 400, message: str | None = None, *,
 
 
 def default_mistral_reply() -> Reply:
-    """What the Mistral mode answers when nothing is scripted (not re-checked here)."""
-    return mistral_reply()
+    """What the Mistral mode answers when nothing is scripted: ``"Hello!"``, ``n`` choices."""
+    return mistral_reply(n_from_request=True)

@@ -40,8 +40,8 @@ class RecordedRequest:
     """``chat``, ``moderations``, ``transcriptions``, ``models``, ``messages`` (Anthropic) or
     ``None`` (unknown path)."""
     flavor: str = "openai"
-    """``openai``, ``azure`` (deployment URL), ``azure_v1``, ``mistral``, ``gemini`` or
-    ``anthropic``."""
+    """``openai`` (also in the Mistral and Gemini modes), ``azure`` (deployment URL),
+    ``azure_v1`` or ``anthropic``."""
     deployment: str | None = None
     json: Any = None
     form: dict[str, Any] = field(default_factory=dict)
