@@ -10,7 +10,7 @@ from workflowapp.apps.call import Call, Services, coerce_input, to_text, to_type
 from workflowapp.apps.registry import IN, NUMERIC, OUT, TEXT, Param
 from workflowapp.context.model import DataType, FileRef
 from workflowapp.errors import MissingParameter, ParameterError
-from workflowapp.upstream import CallOptions
+from workflowapp.upstream import CallOptions, Endpoint
 
 RANGE = Param("T", NUMERIC, IN, "t", minimum=0, maximum=2)
 WHOLE = Param("N", NUMERIC, IN, "n", minimum=1, integer=True)
@@ -156,3 +156,97 @@ def test_defaults_fill_absent_and_empty_inputs_and_absent_ones_stay_absent() -> 
 def test_an_input_received_as_out_counts_as_absent() -> None:
     with pytest.raises(MissingParameter):
         _validated(DECLARED, ("FIRST", "OUT", "a"))
+
+
+# --- endpoint and key resolution (the Providers section of applications.md) --------------
+
+
+def _endpoint(app_name: str, settings: dict[str, str], **received: str) -> Endpoint:
+    import logging
+
+    from workflowapp.apps import registry
+    from workflowapp.apps.call import Call, Services
+    from workflowapp.apps.chat import PROVIDER_URLS
+    from workflowapp.context.model import Context, Direction, Parameter
+    from workflowapp.settings import Settings
+    from workflowapp.upstream import Client
+
+    context = Context()
+    for name, value in {"MODEL": "m", "TEXT": "t", **received}.items():
+        context.add(Parameter(name, DataType.TEXT, Direction.IN, value))
+    call = Call(registry.get(app_name), context, Services(Settings(settings), Client()),
+                logging.getLogger("test"))
+    call.validate()
+    if app_name == "OPENAICHAT":
+        return call.endpoint("OpenAIChatApiUrl", "https://api.openai.com/v1/chat/completions",
+                             provider_urls=PROVIDER_URLS)
+    return call.endpoint("OpenAIModerationApiUrl", "https://api.openai.com/v1/moderations")
+
+
+KEYS = {"OpenAIApiKey": "o-key", "AnthropicApiKey": "a-key", "MistralApiKey": "m-key",
+        "GeminiApiKey": "g-key"}
+
+
+@pytest.mark.parametrize(("settings", "received", "url", "provider", "key"), [
+    ({}, {}, "https://api.openai.com/v1/chat/completions", "openai", "o-key"),
+    ({"OpenAIChatApiUrl": "http://localhost:8080/v1/chat/completions"}, {},
+     "http://localhost:8080/v1/chat/completions", "compatible", "o-key"),
+    ({}, {"PROVIDER": "Anthropic"}, "https://api.anthropic.com/v1/messages", "anthropic",
+     "a-key"),
+    ({"AnthropicApiUrl": "https://gw.corp/anthropic/v1/messages"}, {"PROVIDER": "anthropic"},
+     "https://gw.corp/anthropic/v1/messages", "anthropic", "a-key"),
+    ({}, {"PROVIDER": "mistral"}, "https://api.mistral.ai/v1/chat/completions", "mistral",
+     "m-key"),
+    ({}, {"PROVIDER": "gemini"},
+     "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions", "gemini",
+     "g-key"),
+    ({}, {"PROVIDER": "azure"}, "https://api.openai.com/v1/chat/completions", "azure", "o-key"),
+    ({"OpenAIProvider": "mistral"}, {}, "https://api.mistral.ai/v1/chat/completions", "mistral",
+     "m-key"),
+    ({}, {"URL": "https://api.anthropic.com/v1/messages"}, "https://api.anthropic.com/v1/messages",
+     "anthropic", "a-key"),
+    ({}, {"URL": "http://127.0.0.1:9/v1/messages"}, "http://127.0.0.1:9/v1/messages",
+     "anthropic", "a-key"),
+    ({}, {"URL": "https://api.mistral.ai/v1/chat/completions"},
+     "https://api.mistral.ai/v1/chat/completions", "mistral", "m-key"),
+    ({}, {"URL": "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"},
+     "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions", "gemini",
+     "g-key"),
+    ({}, {"URL": "https://proxy.corp/v1/chat/completions", "PROVIDER": "gemini"},
+     "https://proxy.corp/v1/chat/completions", "gemini", "g-key"),
+    ({}, {"PROVIDER": "anthropic", "API_KEY": "call-key"},
+     "https://api.anthropic.com/v1/messages", "anthropic", "call-key"),
+])
+def test_chat_endpoint_resolution(settings: dict[str, str], received: dict[str, str], url: str,
+                                  provider: str, key: str) -> None:
+    endpoint = _endpoint("OPENAICHAT", {**KEYS, **settings}, **received)
+    assert (endpoint.url, endpoint.provider.value, endpoint.api_key) == (url, provider, key)
+
+
+@pytest.mark.parametrize(("provider", "setting"), [
+    ("openai", "OpenAIApiKey"), ("anthropic", "AnthropicApiKey"), ("mistral", "MistralApiKey"),
+    ("gemini", "GeminiApiKey"), ("azure", "OpenAIApiKey")])
+def test_missing_key_names_the_providers_setting(provider: str, setting: str) -> None:
+    from workflowapp.errors import MissingApiKey
+
+    others = {name: value for name, value in KEYS.items() if name != setting}
+    with pytest.raises(MissingApiKey) as caught:
+        _endpoint("OPENAICHAT", others, PROVIDER=provider)
+    assert setting in caught.value.message and "API_KEY" in caught.value.message
+    assert caught.value.code == "missing_api_key" and caught.value.status == 400
+
+
+def test_compatible_needs_no_key() -> None:
+    endpoint = _endpoint("OPENAICHAT", {}, URL="http://localhost:11434/v1/chat/completions")
+    assert endpoint.api_key == ""
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "mistral", "gemini"])
+def test_openai_only_endpoints_refuse_other_providers(provider: str) -> None:
+    with pytest.raises(ParameterError) as caught:
+        _endpoint("OPENAIMODERATION", KEYS, PROVIDER=provider)
+    assert caught.value.parameter == "PROVIDER"
+    assert "OpenAI's endpoints only" in caught.value.message and provider in caught.value.message
+    with pytest.raises(ParameterError, match="OpenAI's endpoints only") as caught:
+        _endpoint("OPENAIMODERATION", KEYS, URL="https://api.anthropic.com/v1/messages")
+    assert caught.value.parameter == "URL"

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.fakes import anthropic_replies as areplies
 from tests.fakes import replies
@@ -255,3 +257,117 @@ def test_json_object_without_the_word_json_only_refused_for_openai(
     else:
         assert reply.status == 200, reply.text
         assert reply["advice"] == "Call the expert."
+
+
+ODD_URLS = ["http://[x", "http://[::1", "https://ｅｘａｍｐｌｅ.com/v1/chat/completions",
+            "http://exa mple.com/v1", "http://host:99999/v1", "http://a:b@host/v1",
+            "ftp://host/v1", "http:///v1/messages", "//host/v1", "http://\u3002/v1",
+            "https://api.openai.com\u2100/v1", "http://[fe80::1%25eth0/v1", "\x00", "http://%"]
+
+
+@pytest.mark.parametrize("app", ["OPENAICHAT", "OPENAIMODERATION"])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60,
+          deadline=None)
+@given(url=st.sampled_from(ODD_URLS) | st.text(max_size=40).map(lambda t: "http://" + t)
+       | st.text(max_size=40), provider=st.sampled_from([None, "openai", "anthropic"]))
+def test_odd_urls_are_a_400_naming_url(client: FlaskClient, app: str, url: str,
+                                       provider: str | None) -> None:
+    if not url.strip() or (provider == "anthropic" and app == "OPENAIMODERATION"):
+        return  # an empty URL means the default; moderation refuses anthropic first
+    params = [param("MODEL", "m"), param("USER_MESSAGE", "hi"), param("TEXT", "t"),
+              param("URL", url), param("API_KEY", "k-odd-url")]
+    if provider is not None:
+        params.append(param("PROVIDER", provider))
+    reply = post(client, app, *params, fmt=Format.JSON)  # XML cannot carry every character
+    assert reply.status == 400, (url, reply.text)
+    assert "URL" in reply.text
+
+
+def test_attempts_and_retries_reach_the_events_hub(
+    make_client: Callable[..., FlaskClient], fake_anthropic: Any
+) -> None:
+    from workflowapp.events import UpstreamAttempt, UpstreamRetry
+
+    client = make_client(AnthropicApiKey=ANTHROPIC_KEY,
+                         AnthropicChatApiUrl=fake_anthropic.messages_url)
+    seen: list[Any] = []
+    client.application.extensions["workflowapp"].events.subscribe(seen.append)
+    fake_anthropic.push(areplies.overloaded_reply(), areplies.text_reply("ok"))
+    reply = post(client, "OPENAICHAT", param("MODEL", "m"), param("PROVIDER", "anthropic"),
+                 param("USER_MESSAGE", "hi"), out("RESULT_CONTENT"))
+    assert reply.status == 200, reply.text
+    upstream = [e for e in seen if isinstance(e, UpstreamAttempt | UpstreamRetry)]
+    assert upstream == [UpstreamAttempt("anthropic", 529), UpstreamRetry("anthropic", "529"),
+                        UpstreamAttempt("anthropic", 200)]
+
+
+def test_call_metrics_carry_provider_model_and_tokens(
+    make_settings: Callable[..., Any], fake_anthropic: Any
+) -> None:
+    import logging
+
+    from workflowapp.apps import registry
+    from workflowapp.apps.call import Call, Services
+    from workflowapp.context import read_context
+    from workflowapp.upstream import Client
+
+    settings = make_settings(AnthropicApiKey=ANTHROPIC_KEY,
+                             AnthropicChatApiUrl=fake_anthropic.messages_url)
+    fake_anthropic.push(areplies.text_reply("ok", usage=(10, 5, 3, 4)))
+    from tests.helpers import context as make_context
+
+    ctx = read_context(make_context(param("MODEL", "claude-x"), param("PROVIDER", "anthropic"),
+                                    param("USER_MESSAGE", "hi")))
+    app = registry.get("OPENAICHAT")
+    call = Call(app, ctx, Services(settings, Client(allowed_hosts=settings.allowed_hosts)),
+                logging.getLogger("test"))
+    call.validate()
+    app.run(call)
+    assert (call.metrics.provider, call.metrics.model) == ("anthropic", "claude-x")
+    assert call.metrics.tokens == {"prompt": 17, "completion": 5, "cached": 4}
+
+
+def test_mistral_and_gemini_errors_are_readable(
+    make_client: Callable[..., FlaskClient], fake_mistral: Any, fake_gemini: Any
+) -> None:
+    from tests.fakes.compat_spec import gemini_error_body, mistral_error_body
+
+    client = make_client(MistralApiKey=MISTRAL_KEY, MistralChatApiUrl=fake_mistral.chat_url,
+                         GeminiApiKey=GEMINI_KEY, GeminiChatApiUrl=fake_gemini.chat_url)
+    detail = {"detail": [{"type": "extra_forbidden", "loc": ["body", "foo"],
+                          "msg": "Extra inputs are not permitted", "input": 1}]}
+    fake_mistral.push(replies.error_reply(422, mistral_error_body(detail, 422)))
+    fake_gemini.push(replies.error_reply(
+        400, json.dumps(gemini_error_body(400, "Bad thing happened")),
+        content_type="application/json"))
+    mistral = post(client, "OPENAICHAT", param("MODEL", "m"), param("PROVIDER", "mistral"),
+                   param("USER_MESSAGE", "hi"))
+    assert mistral.status == 502
+    assert mistral.text.strip() == ("Mistral answered 422 (invalid_request_error): body.foo: "
+                                    "Extra inputs are not permitted")
+    gemini = post(client, "OPENAICHAT", param("MODEL", "m"), param("PROVIDER", "gemini"),
+                  param("USER_MESSAGE", "hi"))
+    assert gemini.status == 502
+    assert gemini.text.startswith("Gemini answered 400") and "Bad thing happened" in gemini.text
+
+
+def test_reasoning_effort_and_cached_tokens(
+    make_client: Callable[..., FlaskClient], fake_anthropic: Any, fake_openai: Any
+) -> None:
+    client = make_client(AnthropicApiKey=ANTHROPIC_KEY,
+                         AnthropicChatApiUrl=fake_anthropic.messages_url)
+    fake_anthropic.push(areplies.text_reply("ok", usage=(10, 5, 0, 8)))
+    reply = post(client, "OPENAICHAT", param("MODEL", "m"), param("PROVIDER", "anthropic"),
+                 param("USER_MESSAGE", "hi"), param("REASONING_EFFORT", "Minimal"),
+                 out("RESULT_CACHED_TOKENS", "NUMERIC"))
+    assert reply.status == 200, reply.text
+    assert reply["RESULT_CACHED_TOKENS"] == 8
+    assert fake_anthropic.last_request.json["output_config"] == {"effort": "low"}
+    fake_openai.push(replies.chat_reply("ok"))
+    reply = post(client, "OPENAICHAT", param("MODEL", "o3"), param("USER_MESSAGE", "hi"),
+                 param("REASONING_EFFORT", "high"))
+    assert reply.status == 200, reply.text
+    assert fake_openai.last_request.json["reasoning_effort"] == "high"
+    bad = post(client, "OPENAICHAT", param("MODEL", "o3"), param("USER_MESSAGE", "hi"),
+               param("REASONING_EFFORT", "max"))
+    assert bad.status == 400 and "REASONING_EFFORT" in bad.text

@@ -130,7 +130,8 @@ def _loop_client(request: pytest.FixtureRequest, make_client: Any) -> tuple[Flas
              "gemini": request.getfixturevalue("fake_gemini")}
     settings = {"AnthropicApiKey": LOOP_KEYS["anthropic"],
                 "AnthropicChatApiUrl": fakes["anthropic"].messages_url,
-                "MistralApiKey": LOOP_KEYS["mistral"], "MistralChatApiUrl": fakes["mistral"].chat_url,
+                "MistralApiKey": LOOP_KEYS["mistral"],
+                "MistralChatApiUrl": fakes["mistral"].chat_url,
                 "GeminiApiKey": LOOP_KEYS["gemini"], "GeminiChatApiUrl": fakes["gemini"].chat_url}
     return make_client(**settings), fakes
 

@@ -42,6 +42,7 @@ from ..upstream import (
     detect_provider,
 )
 from ..upstream.providers import LABELS, OPENAI_ENDPOINTS, parse_provider
+from ..upstream.providers.base import parsed_url
 from .registry import App, Param
 
 #: The setting holding each provider's API key (API_KEY wins over it).
@@ -227,8 +228,14 @@ class Call:
             url_setting, url_default = (provider_urls or {})[chosen]
             url = settings.get(url_setting) or url_default
         url = url or settings.get(setting) or default
+        parsed_url(url)
         provider = chosen or detect_provider(url)
         if provider_urls is None and provider not in OPENAI_ENDPOINTS:
+            if chosen is None:
+                raise ParameterError(
+                    f"URL {url} is a {LABELS[provider]} endpoint, but {self.app.name} speaks "
+                    "OpenAI's endpoints only (openai, azure or compatible).", parameter="URL",
+                )
             raise ParameterError(
                 f"{self.app.name} speaks OpenAI's endpoints only: PROVIDER {provider.value} is "
                 "not possible here; use openai, azure or compatible.", parameter="PROVIDER",

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ...errors import ParameterError
 from ..chat import SAMPLING_DEFAULTS, ChatRequest
@@ -63,6 +63,18 @@ def parse_provider(given: str) -> Provider:
         ) from None
 
 
+def parsed_url(url: str) -> SplitResult:
+    """``url`` split, or a 400 naming URL when it cannot be (``http://[x``, a bad port, a
+    host that changes under NFKC normalisation): never a crash further on."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.hostname  # noqa: B018 - raises ValueError for a bad IPv6 literal
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ParameterError("URL is not a valid URL", parameter="URL") from None
+    return parts
+
+
 def detect_provider(url: str, given: str | None = None) -> Provider:
     """The provider for ``url``: ``given`` (the PROVIDER parameter or setting) wins, else a guess
     from the host (and Anthropic's ``/v1/messages`` or Azure's ``/openai/deployments/`` path).
@@ -72,12 +84,11 @@ def detect_provider(url: str, given: str | None = None) -> Provider:
     """
     if given is not None and given.strip():
         return parse_provider(given)
-    try:
-        parts = urlsplit(url.strip())
-        host = (parts.hostname or "").rstrip(".")
-    except ValueError:
-        raise ParameterError("URL is not a valid URL", parameter="URL") from None
+    parts = parsed_url(url)
+    host = (parts.hostname or "").rstrip(".")
     path = parts.path.rstrip("/")
+    if not host:
+        return Provider.COMPATIBLE  # the client refuses it, naming URL
     if host.endswith(AZURE_HOST_SUFFIXES) or AZURE_CLASSIC_MARKER in parts.path:
         return Provider.AZURE
     for provider, official in HOSTS.items():
@@ -273,5 +284,8 @@ class Profiles:
 
 def model_key(url: str, model: str) -> tuple[str, str]:
     """(host, model) for remembering adaptations: Azure's deployment names the model."""
-    host = (urlsplit(url).hostname or "").lower()
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        host = ""
     return host, azure_deployment(url) or model
