@@ -15,14 +15,16 @@ Load with ``pytest_plugins = ["tests.fakes.fixtures"]`` (done in ``tests/conftes
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
-from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.base import FakeServer
 from tests.fakes.server import FakeOpenAI
 from tests.fakes.spec import load_spec
+
+if TYPE_CHECKING:
+    from tests.fakes.anthropic_server import FakeAnthropic
 
 __all__ = [
     "fake_anthropic",
@@ -54,6 +56,9 @@ def fake_openai(fake_openai_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
 @pytest.fixture(scope="session")
 def fake_anthropic_server() -> Iterator[FakeAnthropic]:
     """The session's Anthropic fake (prefer ``fake_anthropic``, which resets it per test)."""
+    # Imported here: the anthropic SDK takes ~1 s to import, a cost only its users should pay.
+    from tests.fakes.anthropic_server import FakeAnthropic
+
     with FakeAnthropic() as fake:
         yield fake
 
