@@ -10,6 +10,7 @@ from workflowapp.apps.call import InternalError
 from workflowapp.cli import markdown_table
 from workflowapp.errors import ERROR_CODES
 from workflowapp.settings import SCHEMA
+from workflowapp.upstream.providers import capability_table
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -19,15 +20,28 @@ def generated_tables() -> str:
     return "\n\n".join(markdown_table(app) for app in registry.all_apps())
 
 
-def _block(text: str) -> str:
-    match = re.search(r"<!-- apps:begin -->\n(.*?)<!-- apps:end -->", text, re.DOTALL)
-    assert match, "README lacks the apps markers"
+def _block(text: str, name: str = "apps") -> str:
+    match = re.search(rf"<!-- {name}:begin -->\n(.*?)<!-- {name}:end -->", text, re.DOTALL)
+    assert match, f"README lacks the {name} markers"
     return match.group(1).strip()
+
+
+def _rewrite(content: str, name: str, block: str) -> str:
+    start, end = f"<!-- {name}:begin -->\n", f"<!-- {name}:end -->"
+    head, _, rest = content.partition(start)
+    _, _, tail = rest.partition(end)
+    return f"{head}{start}{block}\n{end}{tail}"
 
 
 def test_application_tables_match_the_declarations() -> None:
     assert _block(README.read_text(encoding="utf-8")) == generated_tables(), (
         "README tables are stale: run `python -m tests.test_readme`"
+    )
+
+
+def test_provider_table_matches_the_adapters_declarations() -> None:
+    assert _block(README.read_text(encoding="utf-8"), "providers") == capability_table(), (
+        "README provider table is stale: run `python -m tests.test_readme`"
     )
 
 
@@ -47,8 +61,5 @@ def test_every_setting_is_documented() -> None:
 
 
 if __name__ == "__main__":
-    content = README.read_text(encoding="utf-8")
-    start, end = "<!-- apps:begin -->\n", "<!-- apps:end -->"
-    head, _, rest = content.partition(start)
-    _, _, tail = rest.partition(end)
-    README.write_text(f"{head}{start}{generated_tables()}\n{end}{tail}", encoding="utf-8")
+    content = _rewrite(README.read_text(encoding="utf-8"), "apps", generated_tables())
+    README.write_text(_rewrite(content, "providers", capability_table()), encoding="utf-8")
