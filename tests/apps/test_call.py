@@ -250,3 +250,16 @@ def test_openai_only_endpoints_refuse_other_providers(provider: str) -> None:
     with pytest.raises(ParameterError, match="OpenAI's endpoints only") as caught:
         _endpoint("OPENAIMODERATION", KEYS, URL="https://api.anthropic.com/v1/messages")
     assert caught.value.parameter == "URL"
+
+
+def test_anthropic_settings_reach_the_endpoint() -> None:
+    from workflowapp.errors import ConfigurationError
+
+    endpoint = _endpoint("OPENAICHAT", {**KEYS, "AnthropicApiVersion": "2026-10-21",
+                                        "AnthropicPromptCache": "n"}, PROVIDER="anthropic")
+    assert (endpoint.anthropic_version, endpoint.prompt_cache) == ("2026-10-21", False)
+    assert _endpoint("OPENAICHAT", KEYS, PROVIDER="anthropic").prompt_cache is True
+    with pytest.raises(ConfigurationError, match="AnthropicPromptCache"):
+        _endpoint("OPENAICHAT", {**KEYS, "AnthropicPromptCache": "maybe"}, PROVIDER="anthropic")
+    # a bad Anthropic setting never breaks another provider's calls
+    assert _endpoint("OPENAICHAT", {**KEYS, "AnthropicPromptCache": "maybe"}).api_key == "o-key"

@@ -327,3 +327,46 @@ def test_parse_never_raises(text: str, content_type: str | None) -> None:
 )
 def test_parse_any_json_shape(value: object) -> None:
     parse_error_body(json.dumps(value), "application/json")
+
+
+def test_anthropic_errors_read_and_spend_limit() -> None:
+    failure = Failure(Provider.ANTHROPIC, "https://api.anthropic.com/v1/messages", KEY)
+    spend = json.dumps({"type": "error", "request_id": "req_1", "error": {
+        "type": "rate_limit_error", "message": "You have reached your specified workspace API "
+        "usage limits.", "details": {"error_code": "enforced_spend_limit_reached"}}})
+    info = parse_error_body(spend, "application/json")
+    assert (info.type, info.detail_code, info.is_spend_limit, info.retry_code) == (
+        "rate_limit_error", "enforced_spend_limit_reached", True, "spend_limit")
+    error = status_error(failure, 429, spend, {"request-id": "req_1"})
+    assert isinstance(error, QuotaExhausted) and error.request_id == "req_1"
+    assert error.message.startswith("Anthropic answered 429 (rate_limit_error): spend limit "
+                                    "reached (billing), not a rate limit: ")
+    limited = status_error(failure, 429, spend, {"retry-after": "5"})
+    assert isinstance(limited, RateLimited)
+
+
+def test_mistral_object_message_is_readable() -> None:
+    body = json.dumps({"object": "error", "type": "invalid_request_error", "message": {
+        "detail": [{"type": "extra_forbidden", "loc": ["body", "max_completion_tokens"],
+                    "msg": "Extra inputs are not permitted", "input": 5}]}})
+    assert parse_error_body(body).message == (
+        "body.max_completion_tokens: Extra inputs are not permitted")
+
+
+def test_404_names_the_endpoint_but_not_for_a_model() -> None:
+    failure = Failure(Provider.COMPATIBLE, "http://127.0.0.1:8080/v1/moderations?k=s", None)
+    error = status_error(failure, 404, "File Not Found", {})
+    assert "http://127.0.0.1:8080/v1/moderations was not found" in error.message
+    assert "may not offer this API" in error.message and "k=s" not in error.message
+    model = status_error(OPENAI, 404, openai_error("The model `x` does not exist",
+                                                   "invalid_request_error", "model_not_found"),
+                         {})
+    assert "was not found" not in model.message
+
+
+def test_keyless_401_names_the_key_settings() -> None:
+    failure = Failure(Provider.COMPATIBLE, "http://127.0.0.1:8080/v1/chat/completions", "")
+    error = status_error(failure, 401, "", {}, reason="Unauthorized")
+    assert "API_KEY" in error.message and "OpenAIApiKey" in error.message
+    keyed = Failure(Provider.COMPATIBLE, "http://127.0.0.1:8080/v1/chat/completions", KEY)
+    assert "OpenAIApiKey" not in status_error(keyed, 401, "", {}).message

@@ -57,7 +57,9 @@ def test_minus_zero_date_is_gmt() -> None:
         (409, True),
         (429, True),
         (500, True),
+        (501, False),  # Not Implemented: the server lacks the feature (llama.cpp, issue 10)
         (502, True),
+        (529, True),  # Anthropic's overloaded_error
         (503, True),
         (504, True),
         (599, True),
@@ -165,3 +167,9 @@ def test_constants_match_the_sdk() -> None:
         8.0,
     )
     assert policy.MAX_RETRY_AFTER == 120.0
+
+
+def test_spend_limit_is_retried_only_when_the_server_says_when() -> None:
+    decision = evaluate(429, {}, "spend_limit", 0, 2, now=NOW, rng=0.0)
+    assert decision.delay is None and "spend-limit" in decision.reason
+    assert evaluate(429, {"retry-after": "3"}, "spend_limit", 0, 2, now=NOW, rng=0.0).delay == 3

@@ -14,7 +14,7 @@ import logging
 import math
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from ..context.model import Context, DataType, FileRef, Format, Value
 from ..context.values import parse_numeric
 from ..errors import (
     AppError,
+    ConfigurationError,
     MissingApiKey,
     MissingParameter,
     ParameterError,
@@ -240,12 +241,16 @@ class Call:
                 f"{self.app.name} speaks OpenAI's endpoints only: PROVIDER {provider.value} is "
                 "not possible here; use openai, azure or compatible.", parameter="PROVIDER",
             )
-        return Endpoint(
-            provider, url, self.api_key(provider), self.options(),
-            anthropic_version=settings.get("AnthropicApiVersion") or "2023-06-01",
-            prompt_cache=yes_no(settings.get("AnthropicPromptCache") or "Y",
-                                "AnthropicPromptCache") == "Y",
-        )
+        endpoint = Endpoint(provider, url, self.api_key(provider), self.options())
+        if provider is not Provider.ANTHROPIC:
+            return endpoint
+        cache = (settings.get("AnthropicPromptCache") or "Y").strip().lower()
+        if cache not in YES | NO:
+            raise ConfigurationError(
+                f"The setting AnthropicPromptCache must be Y or N, not {cache!r}."
+            )
+        return replace(endpoint, anthropic_version=settings.get("AnthropicApiVersion")
+                       or "2023-06-01", prompt_cache=cache in YES)
 
     def options(self) -> CallOptions:
         """Timeouts and retries from the settings, overridden by TIMEOUT and MAX_RETRIES.
