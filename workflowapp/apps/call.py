@@ -241,6 +241,7 @@ class Call:
                 f"{self.app.name} speaks OpenAI's endpoints only: PROVIDER {provider.value} is "
                 "not possible here; use openai, azure or compatible.", parameter="PROVIDER",
             )
+        self.metrics.provider = provider.value  # known even when the call fails
         endpoint = Endpoint(provider, url, self.api_key(provider), self.options())
         if provider is not Provider.ANTHROPIC:
             return endpoint

@@ -137,6 +137,7 @@ def run(call: Call) -> None:
     endpoint = call.endpoint("OpenAIChatApiUrl", DEFAULT_URL, provider_urls=PROVIDER_URLS)
     messages, history, sent = build_messages(call)
     request = chat_request(call, messages, endpoint.provider)
+    call.metrics.model = request.model
     result = send_chat(call.services.client, endpoint, request,
                        profiles=call.services.profiles, log=call.log)
     call.record_chat(endpoint, request.model, result)
