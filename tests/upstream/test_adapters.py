@@ -282,3 +282,19 @@ def test_every_adapter_declares_every_feature_and_parts() -> None:
         assert ("pdf" in adapter.capabilities.parts) == adapter.capabilities.supports("PDF")
     assert {p for p, a in ADAPTERS.items() if "pdf" in a.capabilities.parts} == {
         Provider.OPENAI, Provider.ANTHROPIC}
+
+
+def test_anthropic_ids_it_would_refuse_are_mapped_consistently() -> None:
+    odd = ToolCall("call:1/x", "f", "{}")
+    messages = (Message("user", "q"), Message("assistant", None, (odd,)),
+                Message("tool", "r", tool_call_id="call:1/x"))
+    turns = anthropic(request(messages=messages)).body["messages"]
+    used = turns[1]["content"][0]["id"]
+    assert used.startswith("toolu_") and used == turns[2]["content"][0]["tool_use_id"]
+    assert used == anthropic(request(messages=messages)).body["messages"][1]["content"][0]["id"]
+
+
+def test_anthropic_needs_a_user_message() -> None:
+    with pytest.raises(ParameterError) as caught:
+        anthropic(request(messages=(Message("system", "only a system prompt"),)))
+    assert caught.value.parameter == "USER_MESSAGE"

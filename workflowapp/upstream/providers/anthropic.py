@@ -24,6 +24,7 @@ is resent once with the forced tool, and the (host, model) remembered.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -66,6 +67,7 @@ _STRUCTURED_REFUSED = re.compile(
     r"output_config|output_format|structured outputs?|json_schema", re.IGNORECASE
 )
 _IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+_TOOL_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
 CAPABILITIES = Capabilities(
     {
@@ -96,6 +98,12 @@ class AnthropicAdapter:
                ) -> Encoded:
         """URL, headers (``x-api-key``, ``anthropic-version``) and Messages body."""
         system, messages = encode_messages(request.messages)
+        if not messages:
+            raise ParameterError(
+                "Anthropic needs a user message besides the system message(s): fill "
+                "USER_MESSAGE (or a user message in MESSAGE_JSON or MESSAGE_HISTORY).",
+                parameter="USER_MESSAGE",
+            )
         body: dict[str, Any] = {"model": request.model, "max_tokens": request.max_tokens,
                                 "messages": messages}
         sampling = check_sampling(request, self.capabilities, self.provider)
@@ -222,7 +230,7 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
     if message.role == "tool":
         content: Any = message.text if isinstance(message.content, str) else \
             [encode_part(p) for p in message.parts]
-        return [{"type": "tool_result", "tool_use_id": message.tool_call_id or "",
+        return [{"type": "tool_result", "tool_use_id": tool_use_id(message.tool_call_id),
                  "content": content}]
     blocks = [encode_part(part) for part in message.parts if not _empty_text(part)]
     if message.role == "assistant":
@@ -238,8 +246,17 @@ def _empty_text(part: Part) -> bool:
 
 def encode_tool_use(call: ToolCall) -> dict[str, Any]:
     """An OpenAI tool call as a ``tool_use`` block."""
-    return {"type": "tool_use", "id": call.id or "", "name": call.name,
+    return {"type": "tool_use", "id": tool_use_id(call.id), "name": call.name,
             "input": call.parameters()}
+
+
+def tool_use_id(call_id: str | None) -> str:
+    """``call_id`` as Anthropic accepts it (letters, digits, ``_`` and ``-``): kept when it
+    is, else mapped to the same ``toolu_…`` id every time (its tool_result follows it);
+    MESSAGE_HISTORY keeps the id as received."""
+    if call_id and _TOOL_ID.match(call_id):
+        return call_id
+    return "toolu_" + hashlib.sha256((call_id or "").encode("utf-8")).hexdigest()[:24]
 
 
 def encode_part(part: Part) -> dict[str, Any]:
