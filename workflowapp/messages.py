@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -354,11 +353,6 @@ def parse_messages(value: Any, parameter: str) -> list[Message]:
         raise ParameterError(f"Parameter {parameter} must be a JSON array of messages.",
                              parameter=parameter)
     return [parse_message(m, f"{parameter}[{i}]", parameter) for i, m in enumerate(value)]
-
-
-def to_openai(messages: Iterable[Message]) -> list[dict[str, Any]]:
-    """Messages as OpenAI JSON."""
-    return [message.to_openai() for message in messages]
 
 
 def is_message_json(value: Any) -> bool:

@@ -39,7 +39,6 @@ dropped. Each is tried once per call and remembered per (host, model).
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -413,7 +412,3 @@ def decode_usage(data: Any) -> Usage:
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
-
-def json_text(value: Any) -> str:
-    """``value`` as compact JSON text."""
-    return json.dumps(value, ensure_ascii=False)
