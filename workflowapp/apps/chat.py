@@ -134,8 +134,8 @@ PARAMS = (
 
 def run(call: Call) -> None:
     """Build the neutral request, send it through the provider's adapter, fill the outputs."""
-    endpoint = call.endpoint("OpenAIChatApiUrl", DEFAULT_URL, provider_urls=PROVIDER_URLS)
     messages, history, sent = build_messages(call)
+    endpoint = call.endpoint("OpenAIChatApiUrl", DEFAULT_URL, provider_urls=PROVIDER_URLS)
     request = chat_request(call, messages, endpoint.provider)
     call.metrics.model = request.model
     result = send_chat(call.services.client, endpoint, request,
