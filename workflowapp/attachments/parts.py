@@ -8,16 +8,21 @@
 
 A provider adapter turns these parts into its own wire shape (Anthropic: image and document
 blocks). :func:`placeholder` is the short text a returned ``MESSAGE_HISTORY`` keeps instead.
+Every text made from a file is concealed from the call's logs (as its placeholder), in each
+spelling a log may show it: raw, in JSON, in JSON inside JSON, in XML.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..context._xml import escape_text
 from ..errors import ParameterError
+from ..logs import conceal
 from .extract import Unreadable, pdf_text
 from .images import BadImage, ImageLimits, fit
 from .read import Attachment
@@ -42,7 +47,7 @@ def content_part(attachment: Attachment, accepts: Accepts, *, detail: str,
                   log: logging.Logger) -> dict[str, Any]:
     """The content part that carries ``attachment`` to a provider that ``accepts`` these."""
     if attachment.text is not None:
-        return {"type": "text", "text": attachment.text}
+        return _text_part(attachment, attachment.text)
     if attachment.pixels is not None:
         return _image_part(attachment, attachment.pixels, accepts.images, detail, log)
     if attachment.media_type == PDF and accepts.pdf:
@@ -58,7 +63,7 @@ def content_part(attachment: Attachment, accepts: Accepts, *, detail: str,
         ) from None
     log.info("%s: %s sent as its text (%d characters): this provider takes no PDF files",
              attachment.parameter, attachment.name, len(text))
-    return {"type": "text", "text": text}
+    return _text_part(attachment, text)
 
 
 def placeholder(attachment: Attachment) -> dict[str, Any]:
@@ -69,6 +74,14 @@ def placeholder(attachment: Attachment) -> dict[str, Any]:
 def data_url(media_type: str, data: bytes) -> str:
     """``data:<type>;base64,<data>``."""
     return f"data:{media_type};base64," + base64.b64encode(data).decode("ascii")
+
+
+def _text_part(attachment: Attachment, text: str) -> dict[str, Any]:
+    in_json = json.dumps(text, ensure_ascii=False)[1:-1]
+    in_json_twice = json.dumps(in_json, ensure_ascii=False)[1:-1]
+    conceal(placeholder(attachment)["text"], text, in_json, in_json_twice, escape_text(text),
+            escape_text(in_json))
+    return {"type": "text", "text": text}
 
 
 def _image_part(attachment: Attachment, size: tuple[int, int], limits: ImageLimits,
