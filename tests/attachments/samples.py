@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import zipfile
 
 from PIL import Image
@@ -27,8 +28,6 @@ def image(fmt: str = "PNG", size: tuple[int, int] = (40, 30), mode: str = "RGB",
 
 def noisy_jpeg(size: tuple[int, int], seed: int = 1) -> bytes:
     """A JPEG that compresses badly (noise), to go over byte limits at few pixels."""
-    import random
-
     rng = random.Random(seed)
     picture = Image.frombytes("RGB", size, rng.randbytes(size[0] * size[1] * 3))
     buffer = io.BytesIO()
@@ -36,24 +35,36 @@ def noisy_jpeg(size: tuple[int, int], seed: int = 1) -> bytes:
     return buffer.getvalue()
 
 
-def pdf(pages: list[str]) -> bytes:
-    """A valid PDF with one page per text (a real text layer, Helvetica), written by hand."""
+def pdf(pages: list[str], *, image_bytes: int = 0) -> bytes:
+    """A valid PDF with one page per text (a real text layer, Helvetica), written by hand;
+    ``image_bytes`` of incompressible pixels drawn on the first page make a big, realistic one."""
     count = len(pages)
     objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
                b"<< /Type /Pages /Kids [" + b" ".join(f"{4 + 2 * i} 0 R".encode()
                                                      for i in range(count))
                + f"] /Count {count} >>".encode(),
                b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    image = 4 + 2 * count
     for index, text in enumerate(pages):
         lines = text.split("\n")
         stream = b"BT /F1 12 Tf 72 720 Td 14 TL " + b" ".join(
             b"(" + line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
             .encode("latin-1") + b") Tj T*" for line in lines) + b" ET"
-        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-                       f"/Resources << /Font << /F1 3 0 R >> >> /Contents {5 + 2 * index} 0 R >>"
+        drawn = b""
+        if index == 0 and image_bytes:
+            stream = b"q 612 0 0 792 0 0 cm /Im1 Do Q " + stream
+            drawn = f" /XObject << /Im1 {image} 0 R >>".encode()
+        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << "
+                       b"/Font << /F1 3 0 R >>" + drawn + f" >> /Contents {5 + 2 * index} 0 R >>"
                        .encode())
         objects.append(f"<< /Length {len(stream)} >>\nstream\n".encode() + stream
                        + b"\nendstream")
+    if image_bytes:
+        side = max(1, int((image_bytes / 3) ** 0.5))
+        pixels = random.Random(7).randbytes(side * side * 3)
+        objects.append(f"<< /Type /XObject /Subtype /Image /Width {side} /Height {side} "
+                       f"/ColorSpace /DeviceRGB /BitsPerComponent 8 /Length {len(pixels)} >>"
+                       "\nstream\n".encode() + pixels + b"\nendstream")
     return _pdf_file(objects)
 
 

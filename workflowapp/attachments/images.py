@@ -95,10 +95,12 @@ def _scaled(size: tuple[int, int], scale: float) -> tuple[int, int]:
 
 
 def _upright(image: Any) -> Any:
+    """The image turned by its EXIF orientation, in place (a copy would double the pixels)."""
     from PIL import ImageOps
 
-    upright = ImageOps.exif_transpose(image)
-    return upright if upright is not None else image
+    image.load()
+    ImageOps.exif_transpose(image, in_place=True)
+    return image
 
 
 def _encode(image: Any, media_type: str) -> bytes:
