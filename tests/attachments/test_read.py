@@ -90,7 +90,7 @@ def test_agreeing_or_generic_declared_types_are_not_logged(
 def test_logs_name_type_size_and_hash_never_content(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "s.txt").write_text("TOP-SECRET-CONTENT")
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG, LOG.name):
         [text] = read_attachments([("ATTACHMENT", ref("s.txt"))], host(tmp_path), LOG)
     assert "s.txt, text/plain, 18 bytes" in caplog.text and text.sha256 in caplog.text
     assert "TOP-SECRET" not in caplog.text

@@ -1,10 +1,11 @@
 """OPENAICHAT: a chat completion, parameter for parameter like WorkflowGen 10's application.
 
 Messages are sent in the documented order: ``MESSAGE_HISTORY``, ``MESSAGE_JSON``, the numbered
-``MESSAGE_ROLEx``/``MESSAGE_CONTENTx`` pairs, ``SYSTEM_MESSAGE``, ``USER_MESSAGE``. Every input
-is checked before anything is sent. The answer fills the documented OUT parameters; with a JSON
-response format, each top-level property of the (schema-validated) answer also fills the
-declared OUT parameter of the same name.
+``MESSAGE_ROLEx``/``MESSAGE_CONTENTx`` pairs, ``SYSTEM_MESSAGE``, ``USER_MESSAGE`` (with the
+attachments' parts after its text, or in a user message of their own: :mod:`.chat_files`).
+Every input is checked, and every attachment read, before anything is sent. The answer fills
+the documented OUT parameters; with a JSON response format, each top-level property of the
+(schema-validated) answer also fills the declared OUT parameter of the same name.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from ..attachments import ANTHROPIC_IMAGES, Accepts
 from ..errors import (
     BadUpstreamAnswer,
     ContentFiltered,
@@ -22,6 +24,8 @@ from ..errors import (
     SchemaMismatch,
     Truncated,
 )
+from ..upstream import Provider
+from . import chat_files
 from .call import Call
 from .registry import (
     API_KEY,
@@ -92,6 +96,7 @@ PARAMS = (
     Param("MESSAGE_HISTORY", TEXT, INOUT,
           "The conversation (OpenAI messages JSON); returned with this call's messages and "
           "the assistant answer(s) appended."),
+    *chat_files.PARAMS,
     *COMMON,
     *UPSTREAM_COMMON,
     Param("RESULT", TEXT, OUT, "The upstream response JSON, as received."),
@@ -115,11 +120,11 @@ PARAMS = (
 
 def run(call: Call) -> None:
     """Build the request, call upstream, and fill the outputs."""
-    messages, history, sent = build_messages(call)
-    response_format = _response_format(call, messages)
-    body = _request_body(call, messages, response_format)
     url = call.url("OpenAIChatApiUrl", DEFAULT_URL)
     provider = call.provider(url)
+    messages, history, sent = build_messages(call, accepts(provider))
+    response_format = _response_format(call, messages)
+    body = _request_body(call, messages, response_format)
     response = call.services.client.chat(
         url, body, api_key=call.api_key(provider), provider=provider, options=call.options(),
         log=call.log,
@@ -134,15 +139,34 @@ def run(call: Call) -> None:
 # --- messages ---------------------------------------------------------------------------
 
 
-def build_messages(call: Call) -> tuple[list[dict[str, Any]], list[Any], list[dict[str, Any]]]:
-    """(all messages, the received history, the messages added by this call)."""
+def accepts(provider: Provider) -> Accepts:
+    """The attachment parts ``provider`` takes: PDFs as files (OpenAI) or as text."""
+    if provider is Provider.OPENAI:
+        return Accepts(pdf=True)
+    if provider.value == "anthropic":
+        return Accepts(pdf=True, images=ANTHROPIC_IMAGES)
+    return Accepts()
+
+
+def build_messages(call: Call, accepts: Accepts
+                   ) -> tuple[list[dict[str, Any]], list[Any], list[dict[str, Any]]]:
+    """(all messages, the received history, the messages added by this call as the returned
+    history keeps them: attachments as placeholders unless ATTACHMENTS_IN_HISTORY=Y)."""
     history = _message_list(call, "MESSAGE_HISTORY", allow_tool=True)
     sent = _message_list(call, "MESSAGE_JSON", allow_tool=True)
     sent += _numbered_messages(call)
-    for name, role in (("SYSTEM_MESSAGE", "system"), ("USER_MESSAGE", "user")):
-        text = call.text(name)
-        if text is not None:
-            sent.append({"role": role, "content": text})
+    text = call.text("SYSTEM_MESSAGE")
+    if text is not None:
+        sent.append({"role": "system", "content": text})
+    kept = list(sent)
+    text, files = call.text("USER_MESSAGE"), chat_files.user_parts(call, accepts)
+    if files.sent:
+        head = [{"type": "text", "text": text}] if text is not None else []
+        sent.append({"role": "user", "content": head + files.sent})
+        kept.append({"role": "user", "content": head + files.kept})
+    elif text is not None:
+        sent.append({"role": "user", "content": text})
+        kept.append(sent[-1])
     messages = history + sent
     if not messages:
         raise ParameterError(
@@ -150,7 +174,7 @@ def build_messages(call: Call) -> tuple[list[dict[str, Any]], list[Any], list[di
             "MESSAGE_ROLEx/MESSAGE_CONTENTx, MESSAGE_JSON or MESSAGE_HISTORY.",
             parameter="USER_MESSAGE",
         )
-    return messages, history, sent
+    return messages, history, kept
 
 
 def _message_list(call: Call, name: str, *, allow_tool: bool) -> list[dict[str, Any]]:
@@ -246,7 +270,7 @@ def _response_format(call: Call, messages: list[dict[str, Any]]) -> dict[str, An
     if kind == "text":
         return None
     if kind == "json_object":
-        if "json" not in json.dumps(messages, ensure_ascii=False).lower():
+        if not any("json" in text.lower() for text in _texts(messages)):
             raise ParameterError(
                 "RESPONSE_FORMAT json_object needs the word JSON in the messages (OpenAI "
                 "refuses the call otherwise); say e.g. 'Answer in JSON.'",
@@ -254,6 +278,18 @@ def _response_format(call: Call, messages: list[dict[str, Any]]) -> dict[str, An
             )
         return {"type": "json_object"}
     return {"type": "json_schema", "json_schema": json_schema_format(call)}
+
+
+def _texts(messages: list[dict[str, Any]]) -> list[str]:
+    """The texts of the messages (content strings and text parts; never a file's base64)."""
+    texts: list[str] = []
+    for message in messages:
+        content = message.get("content")
+        for part in content if isinstance(content, list) else [content]:
+            text = part.get("text") if isinstance(part, dict) else part
+            if isinstance(text, str):
+                texts.append(text)
+    return texts
 
 
 def json_schema_format(call: Call) -> dict[str, Any]:
