@@ -180,3 +180,15 @@ def test_any_content_is_an_attachment_or_a_400(data: bytes) -> None:
         assert exc.parameter == "ATTACHMENT" and exc.status == 400
     else:
         assert attachment.size == len(data)
+
+
+def test_the_file_libraries_are_imported_only_when_a_file_needs_them() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from workflowapp import create_app; create_app(); "
+            "import workflowapp.apps.chat; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PIL', 'pypdf', 'docx')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=Path(__file__).resolve().parents[2], timeout=60)
+    assert result.stdout.strip() == "[]"
