@@ -12,8 +12,19 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..attachments import DETAILS, Accepts, content_part, placeholder, read_attachments
+from ..attachments import (
+    ANTHROPIC_IMAGES,
+    DETAILS,
+    Accepts,
+    ImageLimits,
+    content_part,
+    placeholder,
+    read_attachments,
+)
 from ..context.model import FileRef
+from ..messages import Part, parse_part
+from ..upstream import Provider
+from ..upstream.providers import adapter_for
 from .call import Call, coerce_input
 from .registry import FILE, IN, TEXT, Param
 
@@ -44,8 +55,16 @@ PARAMS = (
 class UserParts:
     """The attachment parts of the user message: as sent, and as the history keeps them."""
 
-    sent: list[dict[str, Any]] = field(default_factory=list)
-    kept: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[Part] = field(default_factory=list)
+    kept: list[Part] = field(default_factory=list)
+
+
+def accepts(provider: Provider) -> Accepts:
+    """What ``provider``'s adapter takes: images (within Anthropic's limits there), and PDFs
+    as files where it declares the ``pdf`` part, else as their text."""
+    parts = adapter_for(provider).capabilities.parts
+    limits = ANTHROPIC_IMAGES if provider is Provider.ANTHROPIC else ImageLimits()
+    return Accepts(image="image" in parts, pdf="pdf" in parts, images=limits)
 
 
 def attachment_files(call: Call) -> list[tuple[str, FileRef]]:
@@ -73,7 +92,11 @@ def user_parts(call: Call, accepts: Accepts) -> UserParts:
     detail = call.text("IMAGE_DETAIL") or "auto"
     in_history = call.flag("ATTACHMENTS_IN_HISTORY")
     for attachment in read_attachments(files, call.services.settings, call.log):
-        part = content_part(attachment, accepts, detail=detail, log=call.log)
+        part = _part(content_part(attachment, accepts, detail=detail, log=call.log))
         parts.sent.append(part)
-        parts.kept.append(part if in_history else placeholder(attachment))
+        parts.kept.append(part if in_history else _part(placeholder(attachment)))
     return parts
+
+
+def _part(value: dict[str, Any]) -> Part:
+    return parse_part(value, "attachment", "ATTACHMENT")

@@ -37,8 +37,10 @@ ANTHROPIC_IMAGES = ImageLimits(max_edge=1568, max_bytes=3_750_000)
 
 @dataclass(frozen=True)
 class Accepts:
-    """The attachment parts a provider takes: PDFs as files or not, and its image limits."""
+    """The attachment parts a provider takes: images or not, PDFs as files or not, and its
+    image limits."""
 
+    image: bool = True
     pdf: bool = False
     images: ImageLimits = field(default_factory=ImageLimits)
 
@@ -49,6 +51,10 @@ def content_part(attachment: Attachment, accepts: Accepts, *, detail: str,
     if attachment.text is not None:
         return _text_part(attachment, attachment.text)
     if attachment.pixels is not None:
+        if not accepts.image:
+            raise ParameterError(
+                f"Parameter {attachment.parameter}: {attachment.name!r} is an image and this "
+                "provider takes no images.", parameter=attachment.parameter)
         return _image_part(attachment, attachment.pixels, accepts.images, detail, log)
     if attachment.media_type == PDF and accepts.pdf:
         return {"type": "file", "file": {"filename": attachment.name,
