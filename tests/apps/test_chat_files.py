@@ -4,6 +4,7 @@ Flask app -> the loopback fake (which validates every part against OpenAI's sche
 from __future__ import annotations
 
 import base64
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from PIL import Image
 
 from tests.attachments import samples
 from tests.fakes import replies
@@ -294,3 +296,104 @@ def test_logs_hold_no_file_content(make_client: Callable[..., FlaskClient],
         assert content not in logged
     assert "[attachment: invoice.pdf, application/pdf" in logged
     assert "[base64: " in logged and "photo.png, image/png" in logged
+
+
+# --- every provider adapter ---------------------------------------------------------------
+
+
+def provider_client(request: pytest.FixtureRequest, make_client: Callable[..., FlaskClient],
+                    storage: Path, name: str) -> tuple[FlaskClient, Any]:
+    """A client whose PROVIDER ``name`` points at that provider's fake, and the fake."""
+    files = {"WorkflowAppPathMap": rf"{STORAGE}={storage}",
+             "WorkflowAppAllowedFolders": str(storage)}
+    if name == "anthropic":
+        fake = request.getfixturevalue("fake_anthropic")
+        return make_client(**files, AnthropicApiKey=SECRET_KEY,
+                           AnthropicChatApiUrl=fake.messages_url), fake
+    if name in ("mistral", "gemini"):
+        fake = request.getfixturevalue(f"fake_{name}")
+        return make_client(**files, **{f"{name.capitalize()}ApiKey": SECRET_KEY,
+                                       f"{name.capitalize()}ChatApiUrl": fake.chat_url}), fake
+    fake = request.getfixturevalue("fake_openai")
+    url = fake.azure_chat_url() if name == "azure" else fake.chat_url
+    return make_client(**files, OpenAIChatApiUrl=url), fake
+
+
+PDF_TEXT = ("[file: invoice.pdf]\n[page 1]\nINVOICE INV-2026-0042\nAcme Corp\n"
+            "Total: 1,234.50 EUR\nDue date: 2026-12-31")
+CSV_TEXT = "[file: costs.csv]\nitem;amount\nchairs;120\n"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", ["openai", "anthropic", "mistral", "gemini", "azure",
+                                  "compatible"])
+def test_each_provider_receives_its_own_parts(
+        request: pytest.FixtureRequest, make_client: Callable[..., FlaskClient], storage: Path,
+        name: str, fmt: Format) -> None:
+    client, fake = provider_client(request, make_client, storage, name)
+    reply = chat(client, param("PROVIDER", name), param("USER_MESSAGE", "Read these."),
+                 param("ATTACHMENT", ref("photo.png")), param("ATTACHMENT1", ref("invoice.pdf")),
+                 param("ATTACHMENT2", ref("costs.csv")), param("IMAGE_DETAIL", "low"),
+                 param("MESSAGE_HISTORY", None, "INOUT"), fmt=fmt)
+    assert reply.status == 200, reply.text
+    assert fake.invalid == []  # the fakes check parts against OpenAI's schema / the SDK types
+    [message] = fake.requests[-1].json["messages"][-1:]
+    assert message["role"] == "user"
+    text, image, pdf, csv = message["content"]
+    assert text == {"type": "text", "text": "Read these."}
+    assert csv == {"type": "text", "text": CSV_TEXT}
+    if name == "anthropic":
+        assert image == {"type": "image", "source": {
+            "type": "base64", "media_type": "image/png",
+            "data": base64.b64encode(PNG).decode()}}
+        assert pdf == {"type": "document", "title": "invoice.pdf", "source": {
+            "type": "base64", "media_type": "application/pdf",
+            "data": base64.b64encode(INVOICE).decode()}}
+    else:
+        assert image == {"type": "image_url", "image_url": {
+            "url": "data:image/png;base64," + base64.b64encode(PNG).decode(), "detail": "low"}}
+        if name == "openai":
+            assert pdf == {"type": "file", "file": {
+                "filename": "invoice.pdf",
+                "file_data": "data:application/pdf;base64," + base64.b64encode(INVOICE).decode()}}
+        else:
+            assert pdf == {"type": "text", "text": PDF_TEXT}
+    history = json.loads(reply["MESSAGE_HISTORY"])
+    assert history[0] == {"role": "user", "content": [
+        {"type": "text", "text": "Read these."},
+        {"type": "text", "text": f"[attachment: photo.png, image/png, {len(PNG)} bytes]"},
+        {"type": "text", "text": f"[attachment: invoice.pdf, application/pdf, {len(INVOICE)} "
+                                 "bytes]"},
+        {"type": "text", "text": f"[attachment: costs.csv, text/csv, {len(CSV)} bytes]"}]}
+    assert history[1]["role"] == "assistant" and len(history) == 2
+
+
+def test_anthropic_gets_big_photos_downscaled(
+        request: pytest.FixtureRequest, make_client: Callable[..., FlaskClient],
+        storage: Path) -> None:
+    (storage / "42" / "wide.jpg").write_bytes(samples.image("JPEG", (3000, 1500)))
+    client, fake = provider_client(request, make_client, storage, "anthropic")
+    reply = chat(client, param("PROVIDER", "anthropic"), param("USER_MESSAGE", "What is it?"),
+                 param("ATTACHMENT", ref("wide.jpg")))
+    assert reply.status == 200, reply.text
+    image = fake.requests[-1].json["messages"][-1]["content"][1]
+    assert image["source"]["media_type"] == "image/jpeg"
+    with Image.open(io.BytesIO(base64.b64decode(image["source"]["data"]))) as sent:
+        assert sent.size == (1568, 784)
+
+
+def test_a_history_with_parts_from_an_earlier_call_goes_on_to_anthropic(
+        request: pytest.FixtureRequest, make_client: Callable[..., FlaskClient],
+        storage: Path) -> None:
+    client, fake = provider_client(request, make_client, storage, "anthropic")
+    earlier = [{"role": "user", "content": [
+        {"type": "text", "text": "Keep this."},
+        {"type": "image_url", "image_url": {
+            "url": "data:image/png;base64," + base64.b64encode(PNG).decode()}}]},
+        {"role": "assistant", "content": "Kept."}]
+    reply = chat(client, param("PROVIDER", "anthropic"), param("USER_MESSAGE", "Still there?"),
+                 param("MESSAGE_HISTORY", json.dumps(earlier), "INOUT"))
+    assert reply.status == 200, reply.text
+    first = fake.requests[-1].json["messages"][0]["content"]
+    assert first[1]["source"]["data"] == base64.b64encode(PNG).decode()
+    assert json.loads(reply["MESSAGE_HISTORY"])[:2] == earlier

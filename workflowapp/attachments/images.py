@@ -91,7 +91,7 @@ def fit(data: bytes, media_type: str, size: tuple[int, int], limits: ImageLimits
 
 
 def _scaled(size: tuple[int, int], scale: float) -> tuple[int, int]:
-    return max(1, math.floor(size[0] * scale)), max(1, math.floor(size[1] * scale))
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
 def _upright(image: Any) -> Any:
