@@ -5,9 +5,9 @@ Two files a process really sends: a 10 MB PDF (50 text pages and a scanned image
 imports everything (the host, Pillow, pypdf), then prepares the call as OPENAICHAT does: reads
 the file (path map, allow-list, limits), identifies it, builds the content part for the
 provider (a PDF file part or its text; the photo as it is, or downscaled for Anthropic) and
-encodes the request body as the upstream client does. Figures: wall time, and the peak
-resident memory added over the process's size before the call, as a multiple of the file
-size (the target: under 4x). Nothing is sent anywhere.
+encodes the request body as the provider's adapter and the upstream client do. Figures: wall
+time, and the peak resident memory added over the process's size before the call, as a
+multiple of the file size (the target: under 4x). Nothing is sent anywhere.
 
     python bench/attachments.py
 """
@@ -26,12 +26,13 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-#: (case, file, provider-side behaviour)
+#: (case, file, provider, what is sent)
 CASES = (
-    ("pdf-openai", "big.pdf", "PDF as a file part (base64)"),
-    ("pdf-azure", "big.pdf", "PDF as its extracted text"),
-    ("photo-openai", "photo.jpg", "photo as it is (base64)"),
-    ("photo-anthropic", "photo.jpg", "photo downscaled to 1568 px (Anthropic)"),
+    ("pdf-openai", "big.pdf", "openai", "PDF as a file part (base64)"),
+    ("pdf-anthropic", "big.pdf", "anthropic", "PDF as a document block (base64)"),
+    ("pdf-azure", "big.pdf", "azure", "PDF as its extracted text"),
+    ("photo-openai", "photo.jpg", "openai", "photo as it is (base64)"),
+    ("photo-anthropic", "photo.jpg", "anthropic", "photo downscaled to 1568 px"),
 )
 
 
@@ -63,7 +64,7 @@ def memory_kib(field: str) -> int:
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def child(case: str, path: str) -> None:
+def child(provider_name: str, path: str) -> None:
     """Prepare one call in this (fresh) process; print the figures as JSON."""
     import logging
 
@@ -71,31 +72,37 @@ def child(case: str, path: str) -> None:
     import PIL.Image  # noqa: F401
     import pypdf  # noqa: F401
 
-    from workflowapp.attachments import ANTHROPIC_IMAGES, Accepts, content_part, read_attachments
+    from workflowapp.apps.chat_files import accepts
+    from workflowapp.attachments import content_part, read_attachments
     from workflowapp.context.model import FileRef
+    from workflowapp.messages import Message, TextPart, parse_part
     from workflowapp.settings import Settings
+    from workflowapp.upstream import CallOptions, ChatRequest, Endpoint, Provider
     from workflowapp.upstream.client import _json_payload
+    from workflowapp.upstream.providers import ChatProfile, adapter_for
 
-    accepts = {"pdf-openai": Accepts(pdf=True), "pdf-azure": Accepts(),
-               "photo-openai": Accepts(pdf=True),
-               "photo-anthropic": Accepts(pdf=True, images=ANTHROPIC_IMAGES)}[case]
+    provider = Provider(provider_name)
     settings = Settings({"WorkflowAppAllowedFolders": os.path.dirname(path)})
     log = logging.getLogger("bench")
+    endpoint = Endpoint(provider, "https://127.0.0.1/v1/chat/completions", "key", CallOptions())
     with open("/proc/self/clear_refs", "w") as handle:
         handle.write("5")  # the peak (VmHWM) starts again from the current size
     before = memory_kib("VmRSS")
     started = time.perf_counter()
+    # as OPENAICHAT does: read and check, make the part, the user message, the adapter's body
     attachments = read_attachments([("ATTACHMENT", FileRef(path=path))], settings, log)
-    parts = [content_part(a, accepts, detail="auto", log=log) for a in attachments]
+    parts = [parse_part(content_part(a, accepts(provider), detail="auto", log=log), "x", "x")
+             for a in attachments]
     del attachments
-    body = {"model": "m", "messages": [{"role": "user", "content": [
-        {"type": "text", "text": "Read the attached file."}, *parts]}]}
+    request = ChatRequest("m", (Message("user", (TextPart("Read the file."), *parts)),))
     del parts
-    payload = _json_payload(body)
+    encoded = adapter_for(provider).encode(request, endpoint, ChatProfile())
+    payload = _json_payload(encoded.body)
     elapsed = time.perf_counter() - started
     peak = memory_kib("VmHWM")
     print(json.dumps({"seconds": elapsed, "added_kib": peak - before,
-                      "body_bytes": len(payload.data) if isinstance(payload.data, bytes) else 0}))
+                      "body_bytes": len(payload.data) if not isinstance(payload.data, list)
+                      else 0}))
 
 
 def main() -> None:
@@ -103,10 +110,10 @@ def main() -> None:
         make_files(Path(folder))
         print(f"{'case':<16} {'file':>10} {'body':>10} {'time':>8} {'added RSS':>10} "
               f"{'ratio':>6}  what")
-        for case, name, what in CASES:
+        for case, name, provider, what in CASES:
             path = os.path.join(folder, name)
             size = os.path.getsize(path)
-            result = subprocess.run([sys.executable, __file__, "--child", case, path],
+            result = subprocess.run([sys.executable, __file__, "--child", provider, path],
                                     capture_output=True, text=True, check=True, timeout=300)
             figures = json.loads(result.stdout.strip().splitlines()[-1])
             added = figures["added_kib"] * 1024

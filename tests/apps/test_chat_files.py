@@ -119,6 +119,17 @@ def test_openai_gets_text_first_then_each_file_in_parameter_order(
     assert history[1]["role"] == "assistant"
 
 
+def test_a_big_photo_travels_whole(app_client: FlaskClient, fake_openai: FakeOpenAI,
+                                   storage: Path) -> None:
+    photo = samples.noisy_jpeg((400, 300))  # ~200 KB: spliced into the body, not re-encoded
+    (storage / "42" / "big.jpg").write_bytes(photo)
+    reply = chat(app_client, param("USER_MESSAGE", "What is it?"),
+                 param("ATTACHMENT", ref("big.jpg")))
+    assert reply.status == 200, reply.text
+    assert data_of(last_user(fake_openai)[1]["image_url"]["url"], "image/jpeg") == photo
+    assert fake_openai.invalid == []
+
+
 def test_without_user_message_the_files_are_a_user_message_of_their_own(
         app_client: FlaskClient, fake_openai: FakeOpenAI) -> None:
     reply = chat(app_client, param("SYSTEM_MESSAGE", "Describe the image."),
