@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from tests.attachments import samples
+from tests.fakes import anthropic_replies as areplies
 from tests.fakes import replies
 from tests.fakes.server import FakeOpenAI
 from tests.helpers import FORMATS, SECRET_KEY, Reply, out, param, post
@@ -225,18 +226,25 @@ def test_refusals_send_nothing_upstream(
     assert fake_openai.requests == []
 
 
+@pytest.mark.parametrize("ignore", [False, True])
 def test_over_the_per_call_total(make_client: Callable[..., FlaskClient],
-                                 fake_openai: FakeOpenAI, storage: Path) -> None:
+                                 fake_openai: FakeOpenAI, storage: Path, ignore: bool) -> None:
     for name in ("a.pdf", "b.pdf"):
         with open(storage / "42" / name, "wb") as handle:
             handle.truncate(17 * 1024 * 1024)  # sparse: never read, refused from its size
     client = make_client(WorkflowAppPathMap=rf"{STORAGE}={storage}",
                          WorkflowAppAllowedFolders=str(storage))
     reply = chat(client, param("USER_MESSAGE", "Read."), param("ATTACHMENT", ref("a.pdf")),
-                 param("ATTACHMENT1", ref("b.pdf")))
-    assert reply.status == 400
-    assert "ATTACHMENT1" in reply.text and "all attachments of a call may hold together" \
-        in reply.text
+                 param("ATTACHMENT1", ref("b.pdf")),
+                 param("APP_RESPONSE_IGNORE_ERROR", "Y" if ignore else "N"))
+    if ignore:
+        assert reply.status == 200 and reply["APP_RESPONSE_STATUS"] == "file_too_large"
+        message = reply["APP_RESPONSE_CONTENT"]
+    else:
+        assert reply.status == 400
+        message = reply.text
+    assert "ATTACHMENT1" in message and "b.pdf" in message
+    assert "all attachments of a call may hold together" in message
     assert fake_openai.requests == []
 
 
@@ -248,12 +256,16 @@ def test_image_detail_is_checked(app_client: FlaskClient, fake_openai: FakeOpenA
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_invoice_example_end_to_end(app_client: FlaskClient, fake_openai: FakeOpenAI,
-                                    fmt: Format) -> None:
+@pytest.mark.parametrize("name", ["openai", "anthropic", "azure"])
+def test_invoice_example_end_to_end(request: pytest.FixtureRequest,
+                                    make_client: Callable[..., FlaskClient], storage: Path,
+                                    name: str, fmt: Format) -> None:
     """The README's worked example: an invoice PDF and a schema -> three OUT parameters."""
-    fake_openai.push(replies.chat_reply(json.dumps(
-        {"invoice_number": "INV-2026-0042", "total": 1234.5, "due_date": "2026-12-31"})))
-    reply = chat(app_client,
+    client, fake = provider_client(request, make_client, storage, name)
+    fields = {"invoice_number": "INV-2026-0042", "total": 1234.5, "due_date": "2026-12-31"}
+    fake.push(areplies.structured_reply(fields) if name == "anthropic"
+              else replies.chat_reply(json.dumps(fields)))
+    reply = chat(client, param("PROVIDER", name),
                  param("SYSTEM_MESSAGE", "Extract the invoice fields."),
                  param("ATTACHMENT", ref("invoice.pdf", content_type="application/pdf")),
                  param("RESPONSE_FORMAT", "json_schema"),
@@ -264,11 +276,15 @@ def test_invoice_example_end_to_end(app_client: FlaskClient, fake_openai: FakeOp
     assert reply["invoice_number"] == "INV-2026-0042"
     assert reply["total"] == 1234.5
     assert reply["due_date"].isoformat().startswith("2026-12-31")
-    body = fake_openai.requests_for("chat")[-1].json
-    assert body["response_format"]["json_schema"]["name"] == "invoice"
-    [pdf] = last_user(fake_openai)
-    assert pdf["type"] == "file" and pdf["file"]["filename"] == "invoice.pdf"
-    assert fake_openai.invalid == []
+    body = fake.requests[-1].json
+    [pdf] = body["messages"][-1]["content"]
+    if name == "anthropic":
+        assert body["output_config"]["format"]["type"] == "json_schema"
+        assert pdf["type"] == "document" and pdf["title"] == "invoice.pdf"
+    else:
+        assert body["response_format"]["json_schema"]["name"] == "invoice"
+        assert pdf["type"] == ("file" if name == "openai" else "text")
+    assert fake.invalid == []
 
 
 def test_attachments_with_tools(app_client: FlaskClient, fake_openai: FakeOpenAI) -> None:
