@@ -51,3 +51,13 @@ def test_docx_paragraphs_and_tables_in_order() -> None:
 def test_docx_refusals(data: bytes, reason: str) -> None:
     with pytest.raises(Unreadable, match=reason):
         docx_text(data, "d.docx")
+
+
+def test_text_beyond_any_model_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workflowapp.attachments import extract
+
+    monkeypatch.setattr(extract, "MAX_TEXT", 20)
+    with pytest.raises(Unreadable, match="over 20 characters"):
+        pdf_text(samples.pdf(["0123456789", "0123456789", "0123456789"]), "long.pdf")
+    with pytest.raises(Unreadable, match="over 20 characters"):
+        docx_text(samples.docx(["0123456789" * 3]), "long.docx")

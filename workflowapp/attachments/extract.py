@@ -23,6 +23,11 @@ DOCX_MAX_RATIO = 200
 _RATIO_FROM = 1024 * 1024
 
 
+#: Most text taken from one file: ~2.5 million tokens, beyond any model's context; more is a
+#: decompression bomb or a mistake, refused before it fills the memory.
+MAX_TEXT = 10_000_000
+
+
 class Unreadable(Exception):
     """The file cannot be turned into text; the message says why (no content in it)."""
 
@@ -39,7 +44,14 @@ def pdf_text(data: bytes, name: str) -> str:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise Unreadable("it is protected by a password")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages: list[str] = []
+        total = 0
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+            total += len(pages[-1])
+            if total > MAX_TEXT:
+                raise Unreadable(f"its text is over {MAX_TEXT} characters, more than a model "
+                                 "takes")
     except Unreadable:
         raise
     except Exception as exc:  # pypdf raises many types on damaged files
@@ -73,6 +85,8 @@ def docx_text(data: bytes, name: str) -> str:
     text = "\n".join(lines).strip()
     if not text:
         raise Unreadable("it holds no text")
+    if len(text) > MAX_TEXT:
+        raise Unreadable(f"its text is over {MAX_TEXT} characters, more than a model takes")
     return f"[file: {name}]\n{text}"
 
 
