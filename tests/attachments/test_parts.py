@@ -116,3 +116,10 @@ def test_text_from_files_never_reaches_the_logs(caplog: pytest.LogCaptureFixture
             LOG.filters.clear()
     assert "CONFIDENTIAL" not in caplog.text and "[attachment: c.txt, text/plain" in caplog.text
     assert "[base64: 1016 characters]" in caplog.text
+
+
+def test_an_image_for_a_provider_without_images_is_a_400() -> None:
+    with pytest.raises(ParameterError, match="'a.png' is an image and this provider takes no "
+                       "images"):
+        content_part(attach(samples.image("PNG"), "a.png"), Accepts(image=False),
+                     detail="auto", log=LOG)

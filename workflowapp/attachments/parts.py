@@ -46,7 +46,7 @@ class Accepts:
 
 
 def content_part(attachment: Attachment, accepts: Accepts, *, detail: str,
-                  log: logging.Logger) -> dict[str, Any]:
+                 log: logging.Logger) -> dict[str, Any]:
     """The content part that carries ``attachment`` to a provider that ``accepts`` these."""
     if attachment.text is not None:
         return _text_part(attachment, attachment.text)
