@@ -263,3 +263,11 @@ def test_anthropic_settings_reach_the_endpoint() -> None:
         _endpoint("OPENAICHAT", {**KEYS, "AnthropicPromptCache": "maybe"}, PROVIDER="anthropic")
     # a bad Anthropic setting never breaks another provider's calls
     assert _endpoint("OPENAICHAT", {**KEYS, "AnthropicPromptCache": "maybe"}).api_key == "o-key"
+
+
+def test_a_non_openai_default_provider_leaves_moderation_alone() -> None:
+    endpoint = _endpoint("OPENAIMODERATION", {**KEYS, "OpenAIProvider": "anthropic"})
+    assert (endpoint.provider.value, endpoint.api_key) == ("openai", "o-key")
+    assert _endpoint("OPENAICHAT", {**KEYS, "OpenAIProvider": "anthropic"}).api_key == "a-key"
+    with pytest.raises(ParameterError):
+        _endpoint("OPENAIMODERATION", {**KEYS, "OpenAIProvider": "bedrock"})

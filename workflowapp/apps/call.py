@@ -222,8 +222,13 @@ class Call:
         another provider is a 400 saying so.
         """
         settings = self.services.settings
-        given = self.text("PROVIDER") or settings.get("OpenAIProvider")
+        given = self.text("PROVIDER")
         chosen = parse_provider(given) if given and given.strip() else None
+        setting_provider = settings.get("OpenAIProvider")
+        if chosen is None and setting_provider and setting_provider.strip():
+            chosen = parse_provider(setting_provider)
+            if provider_urls is None and chosen not in OPENAI_ENDPOINTS:
+                chosen = None  # the chat default: moderation/transcription detect from the URL
         url = self.text("URL")
         if url is None and chosen is not None and chosen in (provider_urls or {}):
             url_setting, url_default = (provider_urls or {})[chosen]
