@@ -74,7 +74,7 @@ def openai_error(message: str, type_: str, code: str | None, param: str | None =
         (  # Gemini-style list wrapper
             '[{"error":{"code":400,"message":"Invalid arg","status":"INVALID_ARGUMENT"}}]',
             "application/json",
-            ErrorInfo("Invalid arg", "400"),
+            ErrorInfo("Invalid arg", "400", "INVALID_ARGUMENT"),
         ),
         (  # FastAPI validation
             '{"detail":[{"loc":["body","x"],"msg":"field required"},{"msg":"bad y"}]}',

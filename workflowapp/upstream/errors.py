@@ -139,7 +139,7 @@ def _from_json(data: Any) -> ErrorInfo:
     return ErrorInfo(
         message=shorten(_flatten(message)) if message else None,
         code=_text(error.get("code")),
-        type=_text(error.get("type")),
+        type=_text(error.get("type")) or _status_name(error.get("status")),
         param=_text(error.get("param")),
         detail_code=_text(details.get("error_code")) if isinstance(details, dict) else None,
     )
@@ -155,6 +155,12 @@ def _flatten(value: Any) -> str:
         if inner:
             return _flatten(inner)
     return json.dumps(value)
+
+
+def _status_name(value: Any) -> str | None:
+    """Gemini's ``status`` (``INVALID_ARGUMENT``, ``RESOURCE_EXHAUSTED``) where OpenAI has a
+    ``type``; a numeric status says nothing the HTTP status does not."""
+    return value if isinstance(value, str) and value and not value.isdigit() else None
 
 
 def _detail(item: Any) -> str:
