@@ -201,7 +201,7 @@ class ToolCall:
         """The arguments as an object (``{}`` when they are not one; parse() checked them)."""
         try:
             value = json.loads(self.arguments or "{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             return {}
         return value if isinstance(value, dict) else {}
 
@@ -224,6 +224,9 @@ def _parameters(value: Any, where: str, parameter: str) -> dict[str, Any]:
             value = json.loads(value)
         except ValueError as exc:
             raise ParameterError(f"{where} has parameters that are not valid JSON ({exc}).",
+                                 parameter=parameter) from None
+        except RecursionError:
+            raise ParameterError(f"{where} has parameters nested too deeply.",
                                  parameter=parameter) from None
     if not isinstance(value, dict):
         raise ParameterError(f"{where} has parameters that are not a JSON object.",

@@ -306,3 +306,12 @@ def test_anthropic_needs_a_user_message() -> None:
     with pytest.raises(ParameterError) as caught:
         anthropic(request(messages=(Message("system", "only a system prompt"),)))
     assert caught.value.parameter == "USER_MESSAGE"
+
+
+def test_gemini_too_deep_a_schema_is_a_parameter_error() -> None:
+    schema: dict[str, Any] = {"type": "object"}
+    for _ in range(3000):
+        schema = {"type": "array", "items": schema}
+    fmt = ResponseFormat("json_schema", "s", schema)
+    with pytest.raises(ParameterError, match="nested too deeply"):
+        openai(Provider.GEMINI, request(response_format=fmt))

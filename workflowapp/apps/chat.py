@@ -387,7 +387,7 @@ def selected_tools(message: Message) -> list[dict[str, Any]]:
                                     http_status=200)
         try:
             parameters = json.loads(tool_call.arguments or "{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise BadUpstreamAnswer(
                 f"The model called tool {tool_call.name} (id {tool_call.id}) with "
                 f"arguments that are not valid JSON: {tool_call.arguments[:200]}",

@@ -43,7 +43,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ...errors import BadUpstreamAnswer
+from ...errors import BadUpstreamAnswer, ParameterError
 from ...messages import Message, assistant_from_openai
 from ..chat import ChatRequest, Choice, Usage
 from .base import (
@@ -200,7 +200,12 @@ def prepare_chat_body(
     if provider is Provider.GEMINI:
         if isinstance(messages, list):
             out["messages"] = [_developer_as_system(m) for m in messages]
-        out.update(gemini_schemas(out))
+        try:
+            out.update(gemini_schemas(out))
+        except RecursionError:
+            raise ParameterError("A schema (RESPONSE_FORMAT_JSON_SCHEMA or TOOLS) is nested too "
+                                 "deeply to send to Gemini.",
+                                 parameter="RESPONSE_FORMAT_JSON_SCHEMA") from None
     return out
 
 
