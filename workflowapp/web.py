@@ -70,7 +70,7 @@ def create_app(services: Services) -> Flask:
             log.debug("request %s %s headers %s", request.method, request.full_path,
                       _visible_headers())
             log.debug("context received as %s%s", transport, f" (field {field!r})" if field else "")
-        outcome = execute(application, read_context(raw), services, raw=raw)
+        outcome = execute(application, read_context(raw), services)
         if outcome.error is not None:
             return _error(outcome.error)
         try:

@@ -14,22 +14,24 @@ import logging
 import math
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from ..context._xml import NOT_XML
-from ..context.model import Context, DataType, FileRef, Format, Value
+from ..context.model import SECRET_NAME, Context, DataType, FileRef, Format, Value
 from ..context.values import parse_numeric
 from ..errors import (
+    REDACTED,
     AppError,
+    ContextError,
     MissingApiKey,
     MissingParameter,
     ParameterError,
     UpstreamError,
 )
 from ..events import Events
-from ..logs import app_logger, call_secrets
+from ..logs import app_logger, call_secrets, clip
 from ..settings import Settings
 from ..upstream import CallOptions, Client, Provider, Response, detect_provider
 from .registry import App, Param
@@ -386,13 +388,13 @@ class Outcome:
         return self.error.status if self.error is not None else 200
 
 
-def execute(app: App, context: Context, services: Services, *, raw: bytes | None = None) -> Outcome:
+def execute(app: App, context: Context, services: Services) -> Outcome:
     """Run ``app`` on ``context`` and apply the ignore-error rule; never raises AppError."""
     log = app_logger(app.name)
     key = context.get("API_KEY")
     with call_secrets(key.value if key is not None and isinstance(key.value, str) else None):
-        if raw is not None and log.isEnabledFor(logging.DEBUG):
-            log.debug("request context: %s", raw.decode("utf-8", "replace"))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("request context: %s", loggable(context, app.secrets))
         call = Call(app, context, services, log)
         started = time.perf_counter()
         error = _run(call)
@@ -403,10 +405,30 @@ def execute(app: App, context: Context, services: Services, *, raw: bytes | None
             (time.perf_counter() - started) * 1000, call.metrics.status, call.metrics.retries,
         )
         if log.isEnabledFor(logging.DEBUG) and outcome.error is None:
-            from ..context import write_context
-
-            log.debug("reply context: %s", write_context(outcome.context).decode("utf-8"))
+            log.debug("reply context: %s", loggable(outcome.context, app.secrets))
         return outcome
+
+
+def loggable(context: Context, secrets: frozenset[str]) -> str:
+    """The parsed context re-rendered for a debug log: secret parameters (``API_KEY``, the
+    application's declared secrets, any name shaped like one) blanked and each text value cut
+    to ``WorkflowAppLogMaxBytes``. Never the received bytes: a key spelled otherwise on the wire
+    (entities, split CDATA, JSON escapes) would pass a literal redaction."""
+    from ..context import write_context
+
+    shown = Context(dict(context.parameters), dict(context.session), context.format,
+                    context.with_schema)
+    for name, parameter in context.parameters.items():
+        value = parameter.value
+        if value is not None and (name in secrets or SECRET_NAME.search(name)):
+            blank = REDACTED if parameter.data_type is DataType.TEXT else None
+            shown.parameters[name] = replace(parameter, value=blank)
+        elif isinstance(value, str):
+            shown.parameters[name] = replace(parameter, value=clip(value))
+    try:
+        return clip(write_context(shown).decode("utf-8"))
+    except ContextError as exc:
+        return f"(not shown: {exc})"
 
 
 def _run(call: Call) -> AppError | None:
@@ -459,6 +481,45 @@ def _finish(call: Call, error: AppError | None) -> Outcome:
     return Outcome(call.context)
 
 
+def _known_secrets(call: Call) -> list[str]:
+    """The settings' secrets (every provider key, the host password) and this call's own
+    (API_KEY and the application's declared secret inputs)."""
+    known = call.services.settings.secrets()
+    for name in call.app.secrets:
+        if isinstance(value := call.received(name), str):
+            known.append(value)
+    return known
+
+
+def redact_secrets(text: str, secrets: list[str]) -> str:
+    """``text`` with each secret replaced, as written plainly or JSON-escaped (``\\/``,
+    ``\\uXXXX``); only the secrets themselves, so a model's answer is otherwise untouched."""
+    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+        for spelling in _spellings(secret):
+            if spelling in text:
+                text = text.replace(spelling, REDACTED)
+    if "\\u" in text and text.lstrip()[:1] in ("{", "["):
+        text = _redact_json_escapes(text, secrets)
+    return text
+
+
+def _spellings(secret: str) -> set[str]:
+    escaped = json.dumps(secret)[1:-1]
+    return {secret, escaped, escaped.replace("/", "\\/")}
+
+
+def _redact_json_escapes(text: str, secrets: list[str]) -> str:
+    """A JSON text whose decoded strings hold a secret the raw text hides behind ``\\u``
+    escapes: the document re-written with the secret replaced."""
+    try:
+        decoded = json.dumps(json.loads(text), ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return text
+    if not any(secret in decoded for secret in secrets if len(secret) >= 4):
+        return text
+    return redact_secrets(decoded, secrets)
+
+
 def _set_quietly(call: Call, name: str, value: Any) -> None:
     """Set a status output; a type the value cannot take (a code into NUMERIC) leaves it empty."""
     try:
@@ -468,8 +529,12 @@ def _set_quietly(call: Call, name: str, value: Any) -> None:
 
 
 def _apply(call: Call) -> None:
-    """Write outputs into the context and blank secrets (API_KEY in every application)."""
+    """Write outputs into the context, every secret the host knows redacted from them (an
+    upstream may echo a key), and blank secret inputs (API_KEY in every application)."""
+    secrets = _known_secrets(call)
     for name, value in call.outputs.items():
+        if isinstance(value, str):
+            value = redact_secrets(value, secrets)
         call.context.parameters[name].value = value
     for name in call.app.secrets:
         if (secret := call.context.get(name)) is not None:
