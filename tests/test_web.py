@@ -165,3 +165,17 @@ def test_unusual_session_names_are_echoed(client: FlaskClient) -> None:
     response = client.post("/ECHO", data=xml)
     assert response.status_code == 200, response.get_data(as_text=True)
     assert read_context(response.get_data()).session == {"xmlThing": "1", "custom": "2"}
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_utf16_bodies_are_read_as_the_context_reader_reads_them(
+    client: FlaskClient, encoding: str, fmt: Format
+) -> None:
+    """With a BOM (utf-16) or without one (NUL-interleaved): what read_context accepts."""
+    body = context(param("A", "é x"), out("A_OUT"), fmt=fmt).decode("utf-8")
+    response = client.post("/ECHO", data=body.encode(encoding),
+                           content_type="application/xml; charset=utf-16")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    reply = read_context(response.get_data())
+    assert reply.format is fmt and reply.parameters["A_OUT"].value == "é x"

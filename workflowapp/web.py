@@ -147,6 +147,12 @@ def _read_body(settings: Settings, log_setting: str) -> bytes:
         body = request.get_data(cache=True)
     except RequestEntityTooLarge:
         raise _too_large(limit) from None
+    except Exception as exc:  # noqa: BLE001 - the server's parse errors (gunicorn's
+        # InvalidChunkSize, ChunkMissingTerminator, NoMoreData) are the client's fault: 400
+        raise ContextError(
+            f"The request body cannot be read ({type(exc).__name__}): a malformed chunked "
+            "body or a connection cut short."
+        ) from None
     if len(body) > limit:
         raise _too_large(limit)
     return body
@@ -204,7 +210,15 @@ def _options(full_type: str) -> dict[str, str]:
 
 
 def _looks_like_context(data: bytes) -> bool:
-    start = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    """Whether ``data`` starts (after a BOM and blanks) with ``{`` or ``<``: UTF-8, or UTF-16
+    as the context reader accepts it (a BOM, or a NUL in the first two bytes)."""
+    head = data[:128]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:2]:
+        encoding = "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else (
+            "utf-16-be" if head[:1] == b"\x00" else "utf-16-le")
+        text = head[: len(head) // 2 * 2].decode(encoding, "ignore")
+        return text.lstrip("\ufeff \t\r\n")[:1] in ("{", "<")
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     return start[:1] in (b"{", b"<")
 
 

@@ -28,7 +28,7 @@ from typing import Any
 from ..errors import MissingParameter, ParameterError
 from ..wfgen_graphql import GraphqlConfig, WorkflowGenGraphql
 from .agenttool import parse_tool_call
-from .call import Call
+from .call import Call, parse_json
 from .registry import COMMON, IN, INOUT, NUMERIC, TEXT, App, Param, register
 
 ROLES = ("user", "system", "assistant", "tool")
@@ -112,7 +112,7 @@ def json_messages(content: str) -> list[dict[str, Any]] | None:
     if not text.startswith(("{", "[")):
         return None
     try:
-        value = json.loads(text)
+        value = parse_json(text)
     except ValueError:
         return None
     items = value if isinstance(value, list) else [value]
@@ -169,7 +169,7 @@ def parse_history(text: str | None, parameter: str) -> list[dict[str, Any]]:
     if text is None or not text.strip():
         return []
     try:
-        value = json.loads(text)
+        value = parse_json(text)
     except ValueError as exc:
         raise ParameterError(f"{_source(parameter)} is not valid JSON ({exc}).",
                              parameter=parameter) from None

@@ -21,7 +21,7 @@ import json
 from typing import Any
 
 from ..errors import ParameterError
-from .call import Call
+from .call import Call, parse_json
 from .registry import COMMON, IN, NUMERIC, OUT, TEXT, App, Param, register
 
 PROPERTY_RULE = (
@@ -75,7 +75,7 @@ def _parameters(value: Any, where: str, parameter: str) -> dict[str, Any]:
         return {}
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = parse_json(value)
         except ValueError as exc:
             raise ParameterError(f"{where} has parameters that are not valid JSON ({exc}).",
                                  parameter=parameter) from None

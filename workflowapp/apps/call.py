@@ -133,7 +133,7 @@ class Call:
         if text is None:
             return None
         try:
-            return json.loads(text)
+            return parse_json(text)
         except ValueError as exc:
             raise ParameterError(
                 f"Parameter {name} is not valid JSON ({exc}).", parameter=name
@@ -231,6 +231,39 @@ class Call:
         self.metrics.request_id = error.request_id or self.metrics.request_id
 
 
+#: Deepest nesting accepted in JSON a caller sends: real messages, tools and schemas stay far
+#: below it, and everything that walks the parsed value (json.dumps, jsonschema) stays clear of
+#: Python's recursion limit.
+MAX_JSON_DEPTH = 64
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads`` for caller-supplied JSON: nesting deeper than :data:`MAX_JSON_DEPTH` is a
+    :class:`ValueError` (as invalid JSON is), never a RecursionError later."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    if _nested_deeper(value, MAX_JSON_DEPTH):
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def _nested_deeper(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists/objects more than ``limit`` levels (iteratively)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(
+            item, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
 def coerce_input(param: Param, value: Any) -> Value:
     """A received value checked and converted to the declared type (None = no value)."""
     if value is None or value == "":
@@ -241,11 +274,15 @@ def coerce_input(param: Param, value: Any) -> Value:
     if param.type is DataType.DATETIME:
         return _to_datetime(value, name)
     if param.type is DataType.FILE:
-        if isinstance(value, FileRef):
-            return value
         if isinstance(value, str):
-            return FileRef(path=value)
-        raise ParameterError(f"Parameter {name} must be a FILE.", parameter=name)
+            value = FileRef(path=value)
+        if not isinstance(value, FileRef):
+            raise ParameterError(f"Parameter {name} must be a FILE.", parameter=name)
+        if "\x00" in value.path:  # no file system accepts it (open() would raise ValueError)
+            raise ParameterError(
+                f"Parameter {name}: a file path cannot contain a NUL character.", parameter=name
+            )
+        return value
     text = to_text(value)
     if param.yes_no:
         return yes_no(text, name)

@@ -22,7 +22,7 @@ from ..errors import (
     SchemaMismatch,
     Truncated,
 )
-from .call import Call
+from .call import Call, parse_json
 from .registry import (
     API_KEY,
     COMMON,
@@ -392,7 +392,7 @@ def selected_tools(choice: dict[str, Any]) -> list[dict[str, Any]]:
                                     http_status=200)
         arguments = function.get("arguments") or "{}"
         try:
-            parameters = json.loads(arguments) if isinstance(arguments, str) else arguments
+            parameters = parse_json(arguments) if isinstance(arguments, str) else arguments
         except ValueError:
             raise BadUpstreamAnswer(
                 f"The model called tool {function['name']} (id {tool_call.get('id')}) with "
@@ -443,7 +443,7 @@ def parse_json_answer(content: Any) -> Any:
     match = FENCE_RE.match(content)
     text = match.group(1) if match else content
     try:
-        return json.loads(text)
+        return parse_json(text)
     except ValueError as exc:
         raise BadUpstreamAnswer(
             f"The model's answer is not valid JSON ({exc}): {content[:200]}", http_status=200
