@@ -8,22 +8,29 @@ The context is found by content, whatever the transport WorkflowGen used: the ra
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import io
 import json
 import logging
 from urllib.parse import parse_qsl
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
 from .apps import registry
 from .apps.call import Services, execute
+from .auth import FailureLimiter, credentials_match
 from .context import content_type, read_context, write_context
-from .errors import REDACTED, AppError, AuthenticationRequired, ContextError, RequestTooLarge
+from .errors import (
+    REDACTED,
+    AppError,
+    AuthenticationRequired,
+    BodyTimeout,
+    ContextError,
+    RequestTooLarge,
+    TooManyAttempts,
+)
+from .events import HttpRejected
 from .logs import app_logger
 from .settings import Settings
 
@@ -82,12 +89,12 @@ def create_app(services: Services) -> Flask:
 
     @app.errorhandler(AppError)
     def app_error(error: AppError) -> Response:
-        return _error(error)
+        return _refused(services, error)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         if isinstance(error, RequestEntityTooLarge):
-            return _error(_too_large(limit))
+            return _refused(services, _too_large(limit))
         message = {
             404: "Not found. POST a WorkflowGen context to /<APP>; GET /apps lists them.",
             405: "Method not allowed. POST a WorkflowGen context; GET /apps/<APP> describes it.",
@@ -105,28 +112,34 @@ def create_app(services: Services) -> Flask:
         return response
 
     app.extensions["workflowapp"] = services
+    app.extensions["workflowapp.auth"] = FailureLimiter(
+        services.settings.get_int("WorkflowAppAuthFailureLimit")
+    )
     return app
 
 
 def _authenticate(settings: Settings) -> None:
-    """Require the configured HTTP Basic credentials, compared in constant time."""
+    """Require the configured HTTP Basic credentials, compared in constant time; a client
+    address past WorkflowAppAuthFailureLimit failures a minute gets 429 (see :mod:`.auth`)."""
     expected = settings.credentials
     if expected is None:
         return
-    header = request.headers.get("Authorization", "")
-    scheme, _, encoded = header.partition(" ")
-    given = b""
-    if scheme.lower() == "basic":
-        try:
-            given = base64.b64decode(encoded.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            given = b""
-    wanted = f"{expected[0]}:{expected[1]}".encode()
-    if not hmac.compare_digest(given, wanted):
-        raise AuthenticationRequired(
-            "Authentication required: set the application's username and password in "
-            "WorkflowGen to WorkflowAppUsername/WorkflowAppPassword."
+    limiter: FailureLimiter = current_app.extensions["workflowapp.auth"]
+    client = request.remote_addr or "unknown"
+    wait = limiter.retry_after(client)
+    if wait:
+        raise TooManyAttempts(
+            f"Too many failed authentications from this address; retry in {wait} s.",
+            retry_after=wait,
         )
+    if credentials_match(request.headers.get("Authorization", ""), expected):
+        return
+    limiter.failed(client)
+    host_log.error("authentication failed: %s %s from %s", request.method, request.path, client)
+    raise AuthenticationRequired(
+        "Authentication required: set the application's username and password in "
+        "WorkflowGen to WorkflowAppUsername/WorkflowAppPassword."
+    )
 
 
 def _visible_headers() -> dict[str, str]:
@@ -222,11 +235,27 @@ def _looks_like_context(data: bytes) -> bool:
     return start[:1] in (b"{", b"<")
 
 
+#: Refusals made before any application runs, reported as HttpRejected events.
+_REJECTED = frozenset({401, 404, 408, 413, 429})
+
+
+def _refused(services: Services, error: AppError) -> Response:
+    """The answer to an error raised in the web layer, with an HttpRejected event for the
+    refusals that happen before an application runs."""
+    if error.status in _REJECTED and services.events.active:
+        services.events.emit(HttpRejected(error.status, request.remote_addr))
+    return _error(error)
+
+
 def _error(error: AppError) -> Response:
     response = _text(error.message.splitlines()[0] if error.message else error.code, error.status)
     response.headers["X-WorkflowApp-Error"] = error.code
     if isinstance(error, AuthenticationRequired):
         response.headers["WWW-Authenticate"] = 'Basic realm="workflowapp", charset="UTF-8"'
+    elif isinstance(error, TooManyAttempts):
+        response.headers["Retry-After"] = str(error.retry_after)
+    elif isinstance(error, BodyTimeout):
+        response.headers["Connection"] = "close"  # the rest of the body is never read
     return response
 
 
