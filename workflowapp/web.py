@@ -8,9 +8,12 @@ The context is found by content, whatever the transport WorkflowGen used: the ra
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
+import socket
+import sys
 from urllib.parse import parse_qsl
 
 from flask import Flask, Response, current_app, request
@@ -157,9 +160,11 @@ def _read_body(settings: Settings, log_setting: str) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise _too_large(limit)
     try:
-        body = request.get_data(cache=True)
+        body = _read_within(settings.get_float("WorkflowAppBodyTimeout"))
     except RequestEntityTooLarge:
         raise _too_large(limit) from None
+    except BodyTimeout:
+        raise
     except Exception as exc:  # noqa: BLE001 - the server's parse errors (gunicorn's
         # InvalidChunkSize, ChunkMissingTerminator, NoMoreData) are the client's fault: 400
         raise ContextError(
@@ -169,6 +174,46 @@ def _read_body(settings: Settings, log_setting: str) -> bytes:
     if len(body) > limit:
         raise _too_large(limit)
     return body
+
+
+def _read_within(seconds: float) -> bytes:
+    """The request body; under gevent (gunicorn's gevent worker), a client that takes more
+    than ``seconds`` to send it gets :class:`BodyTimeout` (408) and its connection is closed,
+    so slow senders cannot hold the worker's connection slots. Other servers: see the README
+    (waitress reads bodies itself before the application runs)."""
+    if not _under_gevent():
+        return request.get_data(cache=True)
+    import gevent
+
+    timeout = gevent.Timeout(seconds)
+    timeout.start()
+    try:
+        return request.get_data(cache=True)
+    except gevent.Timeout as exc:
+        if exc is not timeout:
+            raise
+        _stop_reading(request.environ)
+        raise BodyTimeout(
+            f"The request body took longer than {seconds:g} s to arrive "
+            "(WorkflowAppBodyTimeout)."
+        ) from None
+    finally:
+        timeout.close()
+
+
+def _under_gevent() -> bool:
+    """Whether sockets are gevent's (the gevent workers patch them before the app loads)."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and bool(monkey.is_module_patched("socket"))
+
+
+def _stop_reading(environ: dict[str, object]) -> None:
+    """Shut the read side of the client connection: gunicorn would otherwise wait for the rest
+    of the slow body before closing (it ignores an application's ``Connection: close``)."""
+    shutdown = getattr(environ.get("gunicorn.socket"), "shutdown", None)
+    if callable(shutdown):
+        with contextlib.suppress(OSError):
+            shutdown(socket.SHUT_RD)
 
 
 def _too_large(limit: int) -> RequestTooLarge:
