@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,3 +140,34 @@ def test_a_malformed_chunked_body_is_a_400(tmp_path: Path) -> None:
                               b"Connection: close\r\n\r\n" + f"{len(body):x}".encode() + b"\r\n"
                               + body + b"\r\n0\r\n\r\n")
         assert good.startswith(b"HTTP/1.1 200 "), good
+
+
+def test_healthz_is_answered_while_a_large_context_is_processed(tmp_path: Path) -> None:
+    """The same worker answers /healthz while it reads, echoes and writes a ~12 MB DataSet
+    (parsed and written in its thread pool): some answer comes back before the post's."""
+    text = "Le café coûte 3 € & the <b>answer</b> is \"42\".\n" * 120_000
+    body = context(param("A", text), param("B", text), out("A_OUT"), out("B_OUT"))
+    with served(tmp_path, WorkflowAppMaxRequestBytes=str(2 * len(body))) as port:
+        done = threading.Event()
+        answered: list[float] = []  # when each /healthz answer came back
+
+        def poll() -> None:
+            while not done.is_set():
+                if b" 200 " in get(port, "/healthz"):
+                    answered.append(time.monotonic())
+                time.sleep(0.05)
+
+        poller = threading.Thread(target=poll)
+        poller.start()
+        try:
+            time.sleep(0.2)
+            started = time.monotonic()
+            answer = exchange(port, b"POST /ECHO HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                              + f"Content-Length: {len(body)}\r\n\r\n".encode() + body, 120)
+            ended = time.monotonic()
+        finally:
+            done.set()
+            poller.join(60)
+        assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]
+        assert len(answer) > 2 * len(text)
+        assert any(started < when < ended for when in answered), "healthz waited for the post"

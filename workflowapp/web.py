@@ -9,11 +9,14 @@ The context is found by content, whatever the transport WorkflowGen used: the ra
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import logging
 import socket
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from flask import Flask, Response, current_app, request
@@ -23,7 +26,7 @@ from werkzeug.formparser import FormDataParser
 from .apps import registry
 from .apps.call import Services, execute
 from .auth import FailureLimiter, credentials_match
-from .context import content_type, read_context, write_context
+from .context import Context, content_type, read_context, write_context, write_context_parts
 from .errors import (
     REDACTED,
     AppError,
@@ -75,16 +78,21 @@ def create_app(services: Services) -> Flask:
         application = registry.get(name)
         body = _read_body(services.settings, application.log_setting)
         log = app_logger(application.name)
-        raw, transport, field = find_context(body, request.content_type)
+        large = len(body) >= LARGE_BODY
+        received, transport, field = _off_loop(large, _received, body, request.content_type)
+        del body  # a large body is not kept while the application runs
         if log.isEnabledFor(logging.DEBUG):
             log.debug("request %s %s headers %s", request.method, request.full_path,
                       _visible_headers())
             log.debug("context received as %s%s", transport, f" (field {field!r})" if field else "")
-        outcome = execute(application, read_context(raw), services)
+        outcome = execute(application, received, services)
         if outcome.error is not None:
             return _error(outcome.error)
         try:
-            reply = write_context(outcome.context)
+            reply: bytes | list[bytes] = (
+                _off_loop(True, write_context_parts, outcome.context) if large
+                else write_context(outcome.context)
+            )
         except ContextError:
             host_log.exception("%s: the reply context cannot be written", application.name)
             return _text("The host could not write the reply context; see its log.", 500)
@@ -176,19 +184,49 @@ def _read_body(settings: Settings, log_setting: str) -> bytes:
     return body
 
 
+#: Bodies from this size on are parsed, and their replies written, off the event loop.
+LARGE_BODY = 1 << 20
+_T = TypeVar("_T")
+
+
+def _received(body: bytes, full_type: str | None) -> tuple[Context, str, str]:
+    """The context in ``body``, and how it came (see :func:`find_context`)."""
+    raw, transport, field = find_context(body, full_type)
+    return read_context(raw), transport, field
+
+
+def _off_loop(large: bool, work: Callable[..., _T], *args: Any) -> _T:
+    """``work(*args)``; for a large document under gevent, in a native thread, so that the
+    worker's other connections (``/healthz``, calls waiting for their LLM) are served while a
+    30 MB context is parsed or written (lxml releases the GIL while it parses)."""
+    if large and _under_gevent():
+        result: _T = _threadpool().apply(work, args)
+        return result
+    return work(*args)
+
+
+@functools.cache  # one per worker process, made on first use (after the fork)
+def _threadpool() -> Any:
+    """Two threads: at most two large documents are parsed or written at once per worker,
+    which bounds their memory; the hub's own pool stays free for DNS lookups."""
+    from gevent.threadpool import ThreadPool
+
+    return ThreadPool(2)
+
+
 def _read_within(seconds: float) -> bytes:
     """The request body; under gevent (gunicorn's gevent worker), a client that takes more
     than ``seconds`` to send it gets :class:`BodyTimeout` (408) and its connection is closed,
     so slow senders cannot hold the worker's connection slots. Other servers: see the README
     (waitress reads bodies itself before the application runs)."""
     if not _under_gevent():
-        return request.get_data(cache=True)
+        return _body()
     import gevent
 
     timeout = gevent.Timeout(seconds)
     timeout.start()
     try:
-        return request.get_data(cache=True)
+        return _body()
     except gevent.Timeout as exc:
         if exc is not timeout:
             raise
@@ -199,6 +237,23 @@ def _read_within(seconds: float) -> bytes:
         ) from None
     finally:
         timeout.close()
+
+
+def _body() -> bytes:
+    """The whole body, read in one call when its length is known: werkzeug's ``get_data``
+    reads 64 KiB at a time, and gunicorn answers each such read by copying all it has read
+    ahead (a 28 MB body blocked a gevent worker for ~0.7 s that way)."""
+    length = request.content_length
+    if length is None:  # chunked
+        return request.get_data(cache=False)
+    parts = []
+    while length > 0:
+        data = request.stream.read(length)
+        if not data:
+            raise ContextError("The request body is shorter than its Content-Length.")
+        parts.append(data)
+        length -= len(data)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _under_gevent() -> bool:

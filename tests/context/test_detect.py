@@ -28,7 +28,7 @@ RECORDSET = '<xml xmlns:rs="urn:schemas-microsoft-com:rowset" xmlns:z="#RowsetSc
 def test_public_surface() -> None:
     assert sorted(context_module.__all__) == [
         "Context", "DataType", "Direction", "FileRef", "Format", "Parameter", "content_type",
-        "detect_format", "read_context", "write_context",
+        "detect_format", "read_context", "write_context", "write_context_parts",
     ]
 
 
@@ -126,3 +126,14 @@ def test_unexpected_failures_still_surface_as_context_errors(
     with pytest.raises(ContextError, match="the context cannot be read: KeyError") as caught:
         read_context("{}")
     assert isinstance(caught.value.__cause__, KeyError)
+
+
+@pytest.mark.parametrize("fmt", [Format.DATASET, Format.RECORDSET, Format.JSON])
+def test_written_parts_join_into_the_written_context(fmt: Format) -> None:
+    from tests.helpers import context as make
+    from tests.helpers import out, param
+
+    ctx = context_module.read_context(make(param("A", "é & <x> \r\n" * 500), param("N", 2.5),
+                                           out("B"), fmt=fmt))
+    parts = context_module.write_context_parts(ctx)
+    assert b"".join(parts) == context_module.write_context(ctx)

@@ -164,6 +164,8 @@ class Call:
     def _xml_safe(self, name: str, text: str) -> str:
         """XML 1.0 cannot carry some control characters (a model may emit them): each becomes
         U+FFFD rather than failing the whole reply; JSON contexts keep them as they are."""
+        if not _has_match(text):
+            return text
         cleaned, count = NOT_XML.subn("\ufffd", text)
         if count:
             self.log.info("%s: %d character(s) XML cannot carry replaced by U+FFFD", name, count)
@@ -261,6 +263,22 @@ def _nested_deeper(value: Any, limit: int) -> bool:
                 if depth >= limit:
                     return True
                 stack.append((child, depth + 1))
+    return False
+
+
+_SLICE = 1 << 18  # characters scanned between two yields to the event loop (~5 ms)
+
+
+def _has_match(text: str) -> bool:
+    """Whether ``text`` holds a character XML cannot carry; a long text is scanned a slice at a
+    time with a yield in between (``time.sleep(0)`` is gevent's under its workers), so that a
+    30 MB value does not stop the worker's other connections for a tenth of a second each."""
+    if len(text) <= _SLICE:
+        return NOT_XML.search(text) is not None
+    for start in range(0, len(text), _SLICE):
+        if NOT_XML.search(text, start, start + _SLICE):
+            return True
+        time.sleep(0)
     return False
 
 
@@ -531,18 +549,22 @@ def _known_secrets(call: Call) -> list[str]:
 def redact_secrets(text: str, secrets: list[str]) -> str:
     """``text`` with each secret replaced, as written plainly or JSON-escaped (``\\/``,
     ``\\uXXXX``); only the secrets themselves, so a model's answer is otherwise untouched."""
-    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
-        for spelling in _spellings(secret):
-            if spelling in text:
-                text = text.replace(spelling, REDACTED)
+    for spelling in _spellings(secrets):
+        if spelling in text:
+            text = text.replace(spelling, REDACTED)
     if "\\u" in text and text.lstrip()[:1] in ("{", "["):
         text = _redact_json_escapes(text, secrets)
     return text
 
 
-def _spellings(secret: str) -> set[str]:
-    escaped = json.dumps(secret)[1:-1]
-    return {secret, escaped, escaped.replace("/", "\\/")}
+def _spellings(secrets: list[str]) -> list[str]:
+    """Each secret of 4 characters or more, plain and JSON-escaped, longest first."""
+    found: set[str] = set()
+    for secret in secrets:
+        if len(secret) >= 4:
+            escaped = json.dumps(secret)[1:-1]
+            found.update((secret, escaped, escaped.replace("/", "\\/")))
+    return sorted(found, key=len, reverse=True)
 
 
 def _redact_json_escapes(text: str, secrets: list[str]) -> str:
@@ -569,8 +591,11 @@ def _apply(call: Call) -> None:
     """Write outputs into the context, every secret the host knows redacted from them (an
     upstream may echo a key), and blank secret inputs (API_KEY in every application)."""
     secrets = _known_secrets(call)
+    spellings = _spellings(secrets)
     for name, value in call.outputs.items():
-        if isinstance(value, str):
+        if isinstance(value, str) and (
+            any(spelling in value for spelling in spellings) or "\\u" in value
+        ):
             value = redact_secrets(value, secrets)
         call.context.parameters[name].value = value
     for name in call.app.secrets:
