@@ -226,3 +226,22 @@ def test_refusals_before_any_application_runs_are_events(
     assert client.post("/ECHO", data=b"<" + b"x" * 200 + b"/>").status_code == 413
     assert client.post("/ECHO", data=b"no context").status_code == 400  # no event
     assert [e.status for e in seen if isinstance(e, HttpRejected)] == [404, 413]
+
+
+def test_a_body_timeout_is_408_closing_the_connection_and_an_event(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refusal itself (the timing is tested against gunicorn in test_served.py)."""
+    from workflowapp import web
+    from workflowapp.errors import BodyTimeout
+
+    def too_slow(seconds: float) -> bytes:
+        raise BodyTimeout(f"The request body took longer than {seconds:g} s to arrive.")
+
+    monkeypatch.setattr(web, "_read_within", too_slow)
+    seen = _events(client)
+    response = client.post("/ECHO", data=context(*ECHO_PARAMS))
+    assert response.status_code == 408
+    assert response.headers["Connection"] == "close"
+    assert response.headers["X-WorkflowApp-Error"] == "body_timeout"
+    assert seen == [HttpRejected(408, "127.0.0.1")]

@@ -274,7 +274,9 @@ class Truncated(BadUpstreamAnswer):
 ERROR_CODES: tuple[type[AppError], ...] = (
     ContextError,
     RequestTooLarge,
+    BodyTimeout,
     AuthenticationRequired,
+    TooManyAttempts,
     UnknownApplication,
     ParameterError,
     MissingParameter,
