@@ -126,6 +126,12 @@ def _is_utf8(body: bytes) -> bool:
     """Whether ``body`` is valid UTF-8, checked a megabyte at a time (no full decoded copy)."""
     if body.isascii():
         return True
+    if len(body) <= _CHUNK:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
     decoder = codecs.getincrementaldecoder("utf-8")()
     view = memoryview(body)
     try:
