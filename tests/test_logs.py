@@ -148,3 +148,27 @@ def test_a_secret_cut_by_the_limit_leaves_no_part_of_itself(offset: int, secret:
     text = "x" * (200 - offset) + " " + secret + " tail"
     clipped = logs.redact(logs.clip(text, 200, [secret]), [secret])
     assert all(secret[:size] not in clipped.replace("x" * 10, "") for size in range(4, len(secret)))
+def test_base64_runs_are_logged_by_their_length_only() -> None:
+    run = "iVBORw0KGgo" + "A" * 300 + "=="
+    assert logs.redact(f'{{"url": "data:image/png;base64,{run}"}}') \
+        == '{"url": "data:image/png;base64,[base64: 313 characters]"}'
+    short = "sha256 " + "ab" * 32  # a hash, a key or an id stays readable
+    assert logs.redact(short) == short
+
+
+def test_concealed_texts_are_forgotten_when_the_call_ends() -> None:
+    with logs.call_secrets():
+        logs.conceal("[attachment: a.txt]", "the file's words", "the file\\u2019s words")
+        assert logs.redact("x the file's words y") == "x [attachment: a.txt] y"
+    assert logs.redact("x the file's words y") == "x the file's words y"
+
+
+@given(st.integers(0, 300))
+def test_a_concealed_text_cut_by_the_limit_leaves_no_part_of_itself(offset: int) -> None:
+    """An attachment's text registered with conceal() and cut by the limit: no piece stays."""
+    concealed = "Confidential invoice line " * 40
+    with logs.call_secrets():
+        logs.conceal("[attachment text]", concealed)
+        text = "x " * (500 - offset) + concealed + " end"
+        clipped = logs.redact(logs.clip(text, 1000), ())
+    assert "Confidential" not in clipped and "invoice" not in clipped

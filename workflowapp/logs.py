@@ -4,10 +4,12 @@ Each application logs to ``workflowapp.apps.<NAME>`` at the level of its ``...Lo
 the host itself logs to ``workflowapp`` at ``WorkflowAppLogLevel``. Records go to stderr and to a
 daily file ``workflowapp-YYYY-MM-DD.log`` in ``WorkflowAppLogPath``. Every record passes through
 :class:`RedactingFilter`, which removes the configured secrets, the API key of the call being
-served and anything shaped like a credential, so no log line can carry a key; it then escapes
-every control character (``\\n``, ``\\r``, ESC, NUL...), so no caller-supplied text can start a
-log line of its own or drive a terminal. Long dumps are cut by :func:`clip`
-(``WorkflowAppLogMaxBytes``).
+served and anything shaped like a credential, so no log line can carry a key. It also keeps
+files out of the logs: every run of base64 (data URLs, Anthropic image and document blocks) is
+shown by its length only, and the texts a call registered with :func:`conceal` (the text of
+its attachments) by their label. Then it escapes every control character (``\\n``, ``\\r``,
+ESC, NUL...), so no caller-supplied text can start a log line of its own or drive a terminal.
+Long messages are cut by :func:`clip` (``WorkflowAppLogMaxBytes``).
 """
 
 from __future__ import annotations
@@ -39,8 +41,14 @@ _PATTERNS = (
     re.compile(r"()\bsk-[A-Za-z0-9_-]{8,}"),
 )
 
+#: Base64 runs long enough to be file content (a key or a hash is shorter).
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{200,}={0,2}")  # a run, from its start
+
 _call_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
     "workflowapp_call_secrets", default=()
+)
+_call_concealed: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar(
+    "workflowapp_call_concealed", default=()
 )
 
 
@@ -81,14 +89,25 @@ def clip(text: str, limit: int | None = None, secrets: Iterable[str] = ()) -> st
     if len(kept) == len(text):
         return text
     kept = _TAIL_TOKEN.sub("", kept)
-    for secret in secrets:
-        kept = _without_secret_start(kept, secret)
+    for needle in (*secrets, *(form for form, _ in _call_concealed.get())):
+        kept = _without_cut(kept, needle)
     return f"{kept}... [{len(text) - len(kept)} more characters not logged: WorkflowAppLogMaxBytes]"
 
 
-def _without_secret_start(text: str, secret: str) -> str:
-    for size in range(min(len(secret), len(text)), 0, -1):
-        if text.endswith(secret[:size]):
+def _without_cut(text: str, needle: str) -> str:
+    """``text`` without a start of ``needle`` at its end (a secret or concealed text that the
+    limit cut, which a literal replacement would no longer find)."""
+    if not needle:
+        return text
+    probe = needle[:16]
+    start = max(0, len(text) - len(needle) + 1)
+    found = text.find(probe, start)
+    while found >= 0:
+        if needle.startswith(text[found:]):
+            return text[:found]
+        found = text.find(probe, found + 1)
+    for size in range(min(len(probe) - 1, len(text)), 0, -1):
+        if text.endswith(needle[:size]):
             return text[:-size]
     return text
 
@@ -99,16 +118,29 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         text = text.replace(secret, REDACTED)
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
-    return text
+    for needle, label in _call_concealed.get():
+        text = text.replace(needle, label)
+    return _BASE64.sub(lambda m: f"[base64: {len(m.group())} characters]", text)
+
+
+def conceal(label: str, *forms: str) -> None:
+    """Log ``label`` in place of each of ``forms`` (one content in its escaped spellings) until
+    the end of the current call (:func:`call_secrets` restores the state it found)."""
+    pairs = tuple((form, label) for form in sorted(set(forms), key=len, reverse=True)
+                  if len(form) >= 8)
+    _call_concealed.set(_call_concealed.get() + pairs)
 
 
 @contextlib.contextmanager
 def call_secrets(*secrets: str | None) -> Iterator[None]:
-    """Redact these values (e.g. the call's ``API_KEY``) from every record logged inside."""
+    """Redact these values (e.g. the call's ``API_KEY``) from every record logged inside; what
+    is :func:`conceal`-ed inside is forgotten on the way out."""
     token = _call_secrets.set(_call_secrets.get() + tuple(s for s in secrets if s))
+    concealed = _call_concealed.set(_call_concealed.get())
     try:
         yield
     finally:
+        _call_concealed.reset(concealed)
         _call_secrets.reset(token)
 
 
