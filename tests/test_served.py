@@ -132,10 +132,16 @@ def test_a_slow_body_gets_408_and_its_connection_closed(tmp_path: Path) -> None:
 
 def test_a_malformed_chunked_body_is_a_400(tmp_path: Path) -> None:
     body = context(param("A", "x"), out("A_OUT"))
+    size = f"{len(body):x}".encode()
+    # (A chunk size larger than what follows is a body that never arrives: 408, tested above.)
+    malformed = [b"ZZ\r\n" + body, b"-1\r\n" + body, b"0x10\r\n" + body,
+                 size + b"\r\n" + body + b"XX0\r\n\r\n", size + b"\n" + body]
     with served(tmp_path) as port:
-        answer = exchange(port, b"POST /ECHO HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                                b"Connection: close\r\n\r\nZZ\r\n" + body + b"\r\n0\r\n\r\n")
-        assert answer.startswith(b"HTTP/1.1 400 "), answer
+        for framing in malformed:
+            answer = exchange(port, b"POST /ECHO HTTP/1.1\r\nHost: x\r\n"
+                              b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                              + framing + b"\r\n0\r\n\r\n")
+            assert answer.startswith(b"HTTP/1.1 400 "), (framing[:60], answer)
         good = exchange(port, b"POST /ECHO HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                               b"Connection: close\r\n\r\n" + f"{len(body):x}".encode() + b"\r\n"
                               + body + b"\r\n0\r\n\r\n")
