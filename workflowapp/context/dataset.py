@@ -70,11 +70,13 @@ def read(text: str) -> Context:
     return from_element(_xml.parse_text(text))
 
 
-def from_element(root: etree._Element) -> Context:
-    """Build the context from an already (safely) parsed document element."""
+def from_element(root: etree._Element, *, consume: bool = False) -> Context:
+    """Build the context from an already (safely) parsed document element; with ``consume``
+    (large documents), each parameter element is removed from the tree once read, so the tree
+    and the parameters of a 30 MB context are never both held whole."""
     ctx = Context(format=Format.DATASET)
     session_seen = False
-    for child in root:
+    for child in _consumed(root) if consume else root:
         tag = child.tag
         if not isinstance(tag, str):  # comment or processing instruction
             continue
@@ -91,6 +93,16 @@ def from_element(root: etree._Element) -> Context:
                 if not _xml.is_name(key):
                     raise ContextError(f"session element {key!r} is not allowed")
     return ctx
+
+
+def _consumed(root: etree._Element) -> Iterator[etree._Element]:
+    """The children of ``root``, each removed from the tree once the loop has read it."""
+    child = root[0] if len(root) else None
+    while child is not None:
+        following = child.getnext()
+        yield child
+        root.remove(child)
+        child = following
 
 
 def _record(element: etree._Element) -> dict[str, str]:
