@@ -16,7 +16,7 @@ from tests.fakes.server import FakeOpenAI
 from tests.helpers import FORMATS, context
 from workflowapp.apps import registry
 from workflowapp.context import read_context
-from workflowapp.context.model import DataType, Direction, Format, Parameter
+from workflowapp.context.model import DataType, Direction, FileRef, Format, Parameter
 
 FUZZ = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -110,3 +110,73 @@ def test_mutated_contexts_are_refused_cleanly(client: FlaskClient, data: st.Data
         body[position] = data.draw(st.integers(0, 255))
     response = client.post("/ECHO", data=bytes(body))
     assert response.status_code in (200, 400), response.get_data(as_text=True)
+
+
+# --- deeply nested JSON in a parameter: 400 naming it, never a RecursionError ---------------
+
+BASE = {
+    "OPENAICHAT": [("MODEL", "gpt-4o-mini"), ("USER_MESSAGE", "hi")],
+    "OPENAIADDMESSAGE": [("ROLE", "user"), ("CONTENT", "c")],
+    "GETAGENTTOOL": [],
+    "GETAGENTTOOLDATA": [],
+}
+JSON_PARAMETERS = [
+    ("OPENAICHAT", "MESSAGE_JSON", []), ("OPENAICHAT", "TOOLS", []),
+    ("OPENAICHAT", "MESSAGE_HISTORY", []),
+    ("OPENAICHAT", "RESPONSE_FORMAT_JSON_SCHEMA", [("RESPONSE_FORMAT", "json_schema")]),
+    ("OPENAIADDMESSAGE", "CONTENT", []), ("OPENAIADDMESSAGE", "MESSAGE_HISTORY", []),
+    ("OPENAIADDMESSAGE", "ASSISTANT_TOOL_CALL", [("ROLE", "assistant")]),
+    ("GETAGENTTOOL", "TOOLS", []), ("GETAGENTTOOLDATA", "TOOL_DATA", []),
+]
+
+
+@st.composite
+def deep_json(draw: st.DrawFn) -> str:
+    """JSON nested beyond any sensible depth, bare or inside a plausible shell."""
+    depth = draw(st.integers(70, 3000))
+    opener, closer = draw(st.sampled_from([("[", "]"), ('{"a":', "}"),
+                                           ('{"type": "object", "properties": {"a":', "}}")]))
+    core = opener * depth + "1" + closer * depth
+    shell = draw(st.sampled_from(["{}", '[{"role": "user", "content": {}}]',
+                                  '{"name": "T", "id": "c1", "parameters": {}}',
+                                  '[{"name": "T", "id": "c1", "parameters": {}}]',
+                                  '{"name": "s", "schema": {}}']))
+    return shell.replace("{}", core, 1) if draw(st.booleans()) else core
+
+
+@pytest.mark.parametrize(("app_name", "name", "extra"), JSON_PARAMETERS)
+def test_deeply_nested_json_is_a_400_naming_the_parameter(
+    client: FlaskClient, app_name: str, name: str, extra: list[tuple[str, str]]
+) -> None:
+    @settings(max_examples=12, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(value=deep_json(), fmt=st.sampled_from(FORMATS))
+    def check(value: str, fmt: Format) -> None:
+        given = dict(BASE[app_name] + extra)
+        params = [Parameter(n, DataType.TEXT, Direction.IN, v) for n, v in given.items()
+                  if n != name]
+        params.append(Parameter(name, DataType.TEXT, Direction.IN, value))
+        response = client.post(f"/{app_name}", data=context(*params, fmt=fmt))
+        text = response.get_data(as_text=True)
+        if name == "CONTENT" and response.status_code == 200:
+            return  # CONTENT that is not JSON messages is the message's text (the CONTENT rule)
+        assert response.status_code == 400, text
+        assert name in text and "deeper" in text, text
+
+    check()
+
+
+@FUZZ
+@given(before=st.text(max_size=20), after=st.text(max_size=20), fmt=st.just(Format.JSON))
+def test_a_nul_in_a_file_path_is_a_400_naming_it(
+    client: FlaskClient, before: str, after: str, fmt: Format
+) -> None:
+    """XML cannot carry NUL; JSON can, as FILE given as text or as a file reference."""
+    path = f"C:\\files\\{before}\x00{after}.mp3"
+    for data_type in (DataType.TEXT, DataType.FILE):
+        value: Any = path if data_type is DataType.TEXT else FileRef(path=path)
+        body = context(Parameter("FILE", data_type, Direction.IN, value), fmt=fmt)
+        response = client.post("/OPENAITRANSCRIPTION", data=body)
+        text = response.get_data(as_text=True)
+        assert response.status_code == 400, text
+        assert "FILE" in text and "NUL" in text

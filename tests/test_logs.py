@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import io
 import logging
+import re
+import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.helpers import out, param, post
 from workflowapp import logs
+from workflowapp.context.model import Format
 from workflowapp.errors import REDACTED
 from workflowapp.settings import Settings
 
@@ -64,6 +73,81 @@ def test_exception_text_is_redacted(tmp_path: Path) -> None:
     assert "RuntimeError" in stream.getvalue()
 
 
+# --- log forging: one record, one line, no control characters ------------------------------
+
+RECORD_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ workflowapp")
+
+
+def _configured(tmp_path: Path, **values: str) -> io.StringIO:
+    stream = io.StringIO()
+    settings = Settings({"WorkflowAppLogPath": str(tmp_path), "EchoLogLevel": "3", **values})
+    logs.configure(settings, stream=stream, app_levels={"ECHO": "EchoLogLevel"})
+    return stream
+
+
+def _lines(stream: io.StringIO, folder: Path) -> list[str]:
+    files = "".join(p.read_text(encoding="utf-8") for p in folder.glob("*.log"))
+    return (stream.getvalue() + files).splitlines(keepends=True)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=60).map(
+    lambda t: t + "\n2026-01-01 00:00:00,000 ERROR workflowapp.host [1] forged\r\x1b[2J\x00"))
+def test_no_logged_value_starts_a_line_or_writes_control_characters(
+    tmp_path: Path, value: str
+) -> None:
+    folder = tmp_path / f"logs-{abs(hash(value))}"
+    stream = _configured(folder)
+    log = logs.app_logger("ECHO")
+    for level in (logging.DEBUG, logging.INFO, logging.ERROR):
+        log.log(level, "value %s", value)
+    try:
+        raise ValueError(value)
+    except ValueError:
+        log.exception("failed on %r", value)
+    lines = _lines(stream, folder)
+    for line in lines:
+        body = line.removesuffix("\n")
+        assert not any(unicodedata.category(c) == "Cc" or c in "\u2028\u2029\x85" for c in body)
+        assert RECORD_START.match(body) or body.startswith(("  | ", "Traceback")), body
+    records = [line for line in lines if RECORD_START.match(line)]
+    assert len(records) == 2 * 4  # stderr and file, four records each
+
+
+def test_tool_call_id_cannot_forge_a_line(
+    make_client: Callable[..., FlaskClient], tmp_path: Path
+) -> None:
+    """The probe's example: OPENAIADDMESSAGE at level 1 with a newline in TOOL_CALL_ID."""
+    client = make_client(OpenAIAddMessageLogLevel="1", WorkflowAppLogLevel="1")
+    forged = "x\n2026-12-01 10:00:00,000 ERROR workflowapp.host [1] forged\x1b[31m"
+    reply = post(client, "OPENAIADDMESSAGE", param("ROLE", "tool"),
+                 param("TOOL_CALL_ID", forged), param("CONTENT", "c"), out("MESSAGE_HISTORY"),
+                 fmt=Format.JSON)
+    assert reply.status == 400
+    text = "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
+    assert "\\n2026-12-01 10:00:00,000 ERROR workflowapp.host [1] forged\\x1b[31m" in text
+    assert all(RECORD_START.match(line) for line in text.splitlines())
+    assert "\x1b" not in text
+
+
+# --- WorkflowAppLogMaxBytes ----------------------------------------------------------------
+
+
+def test_long_messages_are_cut_with_a_note(tmp_path: Path) -> None:
+    stream = _configured(tmp_path, WorkflowAppLogMaxBytes="4096")
+    logs.app_logger("ECHO").debug("dump: %s", "é" * 100_000)
+    line = stream.getvalue()
+    assert len(line.encode()) < 4096 + 200
+    assert "more characters not logged: WorkflowAppLogMaxBytes]" in line
+
+
+@given(st.integers(0, 40), st.sampled_from(["sk-proj-ABCDEFGH12345678", "AIzaSyD-secret_value_99",
+                                             "pass word;with:odd=chars"]))
+def test_a_secret_cut_by_the_limit_leaves_no_part_of_itself(offset: int, secret: str) -> None:
+    text = "x" * (200 - offset) + " " + secret + " tail"
+    clipped = logs.redact(logs.clip(text, 200, [secret]), [secret])
+    assert all(secret[:size] not in clipped.replace("x" * 10, "") for size in range(4, len(secret)))
 def test_base64_runs_are_logged_by_their_length_only() -> None:
     run = "iVBORw0KGgo" + "A" * 300 + "=="
     assert logs.redact(f'{{"url": "data:image/png;base64,{run}"}}') \
@@ -77,3 +161,14 @@ def test_concealed_texts_are_forgotten_when_the_call_ends() -> None:
         logs.conceal("[attachment: a.txt]", "the file's words", "the file\\u2019s words")
         assert logs.redact("x the file's words y") == "x [attachment: a.txt] y"
     assert logs.redact("x the file's words y") == "x the file's words y"
+
+
+@given(st.integers(0, 300))
+def test_a_concealed_text_cut_by_the_limit_leaves_no_part_of_itself(offset: int) -> None:
+    """An attachment's text registered with conceal() and cut by the limit: no piece stays."""
+    concealed = "Confidential invoice line " * 40
+    with logs.call_secrets():
+        logs.conceal("[attachment text]", concealed)
+        text = "x " * (500 - offset) + concealed + " end"
+        clipped = logs.redact(logs.clip(text, 1000), ())
+    assert "Confidential" not in clipped and "invoice" not in clipped

@@ -183,3 +183,76 @@ def test_provider_keys_never_leak(
     for sent in fake.requests:
         assert sent.secret_locations(key) == []
         assert sent.api_key == key
+
+
+# --- a key spelled otherwise on the wire never reaches a level-3 log -------------------------
+
+WIRE_KEY = "sk-wire_KEY&part-0123456789"
+
+
+def _respelled(fmt: Format) -> list[bytes]:
+    """The same context with API_KEY written in each other way its format allows."""
+    from tests.helpers import context
+
+    body = context(param("API_KEY", WIRE_KEY), param("TEXT", "t"), out("RESULT"), fmt=fmt)
+    if fmt is Format.JSON:
+        plain = json.dumps(WIRE_KEY).encode()
+        return [body, body.replace(plain, b'"sk-wire\\u005fKEY\\u0026part-0123456789"'),
+                body.replace(plain, b'"sk-wire_KEY&part-01\\u0032\\u0033456789"')]
+    entity = b"sk-wire_KEY&amp;part-0123456789"
+    assert entity in body
+    return [body, body.replace(entity, b"<![CDATA[sk-wire_KEY&part-01]]><![CDATA[23456789]]>"),
+            body.replace(entity, b"sk-wire&#95;KEY&#x26;part-0123456789")]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_level_3_logs_the_parsed_context_without_its_key(
+    logged: tuple[FlaskClient, io.StringIO, Path], fmt: Format
+) -> None:
+    client, stream, folder = logged
+    for body in _respelled(fmt):
+        response = client.post("/ECHO", data=body, headers=_auth())
+        assert response.status_code == 200
+    text = _all_logs(stream, folder)
+    assert "request context:" in text and "reply context:" in text
+    for part in ("sk-wire", "KEY&part", "0123456789", "23456789", "#95;KEY"):
+        assert part not in text
+
+
+# --- a key echoed by the upstream never lands in OUT parameters ------------------------------
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("key", [None, CALL_KEY])
+def test_keys_echoed_by_the_upstream_are_redacted_from_every_out_value(
+    make_settings: Callable[..., Settings], fake_openai: FakeOpenAI, fmt: Format,
+    key: str | None,
+) -> None:
+    others = {"AnthropicApiKey": "sk-ant-other-provider-1111", "GeminiApiKey": "AIzaGemini2222",
+              "MistralApiKey": "mistral-key-3333/+x"}
+    settings = make_settings(**others)
+    client = create_app(settings, Client(allowed_hosts=settings.allowed_hosts)).test_client()
+    secrets = [key or SECRET_KEY, *others.values()]
+    echoed = "your key is Bearer " + " and ".join(secrets)
+    fake_openai.push(replies.chat_reply(echoed))
+    outs = [out(name) for name in ("RESULT", "RESULT_CONTENT", "RESULT_CONTENTS",
+                                   "APP_RESPONSE_CONTENT")]
+    keyed = [param("API_KEY", key)] if key else []
+    reply = post(client, "OPENAICHAT", param("MODEL", "gpt-4o-mini"), param("USER_MESSAGE", "hi"),
+                 *keyed, *outs, fmt=fmt)
+    assert reply.status == 200
+    assert "your key is Bearer [REDACTED] and [REDACTED]" in reply["RESULT_CONTENT"]
+    shown = json.dumps({k: str(v) for k, v in reply.values.items()})
+    for secret in secrets:
+        assert secret not in shown
+        assert json.dumps(secret)[1:-1] not in shown
+        assert json.dumps(secret)[1:-1].replace("/", "\\/") not in shown
+
+
+def test_a_key_hidden_behind_json_escapes_is_redacted_too() -> None:
+    from workflowapp.apps.call import redact_secrets
+
+    text = '{"a": "key \\u0073k-hidden-0000 here", "b": 1}'
+    redacted = redact_secrets(text, ["sk-hidden-0000"])
+    assert "sk-hidden-0000" not in json.dumps(json.loads(redacted), ensure_ascii=False)
+    assert json.loads(redacted) == {"a": "key [REDACTED] here", "b": 1}

@@ -6,6 +6,7 @@ import base64
 import io
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -13,6 +14,7 @@ from flask.testing import FlaskClient
 from tests.helpers import FORMATS, context, out, param, post
 from workflowapp.context import read_context
 from workflowapp.context.model import Format
+from workflowapp.events import HttpRejected
 
 ECHO_PARAMS = (param("A", "é & <b> \"q\" 🙂\nline"), out("A_OUT"), param("N", 2.5),
                out("N_OUT", "NUMERIC"))
@@ -165,3 +167,81 @@ def test_unusual_session_names_are_echoed(client: FlaskClient) -> None:
     response = client.post("/ECHO", data=xml)
     assert response.status_code == 200, response.get_data(as_text=True)
     assert read_context(response.get_data()).session == {"xmlThing": "1", "custom": "2"}
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_utf16_bodies_are_read_as_the_context_reader_reads_them(
+    client: FlaskClient, encoding: str, fmt: Format
+) -> None:
+    """With a BOM (utf-16) or without one (NUL-interleaved): what read_context accepts."""
+    body = context(param("A", "é x"), out("A_OUT"), fmt=fmt).decode("utf-8")
+    response = client.post("/ECHO", data=body.encode(encoding),
+                           content_type="application/xml; charset=utf-16")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    reply = read_context(response.get_data())
+    assert reply.format is fmt and reply.parameters["A_OUT"].value == "é x"
+
+
+# --- refusals: logged, limited, reported as events -------------------------------------------
+
+
+def _events(client: FlaskClient) -> list[object]:
+    seen: list[object] = []
+    client.application.extensions["workflowapp"].events.subscribe(seen.append)
+    return seen
+
+
+def test_auth_failures_are_logged_limited_and_reported(
+    make_client: Callable[..., FlaskClient], tmp_path: Path
+) -> None:
+    client = make_client(WorkflowAppUsername="wfgen", WorkflowAppPassword="s3cret-pass",
+                         WorkflowAppAuthFailureLimit="3", WorkflowAppLogLevel="1")
+    seen = _events(client)
+    guesser = {"REMOTE_ADDR": "10.1.2.3"}
+    for guess in ("a", "b", "s3cret-pas"):
+        response = client.post("/ECHO", data=b"<x/>", headers=_basic("wfgen", guess),
+                               environ_base=guesser)
+        assert response.status_code == 401
+    limited = client.post("/ECHO", data=context(*ECHO_PARAMS),
+                          headers=_basic("wfgen", "s3cret-pass"), environ_base=guesser)
+    assert limited.status_code == 429  # even the right password, until the minute is over
+    assert 0 < int(limited.headers["Retry-After"]) <= 60
+    other = client.post("/ECHO", data=context(*ECHO_PARAMS),
+                        headers=_basic("wfgen", "s3cret-pass"),
+                        environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert other.status_code == 200, "the limit is per client address"
+    assert seen == [HttpRejected(401, "10.1.2.3")] * 3 + [HttpRejected(429, "10.1.2.3")]
+    log = "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
+    assert log.count("ERROR workflowapp.host") >= 3 and "from 10.1.2.3" in log
+    assert "s3cret-pas" not in log and "wfgen:" not in log
+
+
+def test_refusals_before_any_application_runs_are_events(
+    make_client: Callable[..., FlaskClient]
+) -> None:
+    client = make_client(WorkflowAppMaxRequestBytes="100")
+    seen = _events(client)
+    assert client.post("/NOSUCHAPP", data=b"<x/>").status_code == 404
+    assert client.post("/ECHO", data=b"<" + b"x" * 200 + b"/>").status_code == 413
+    assert client.post("/ECHO", data=b"no context").status_code == 400  # no event
+    assert [e.status for e in seen if isinstance(e, HttpRejected)] == [404, 413]
+
+
+def test_a_body_timeout_is_408_closing_the_connection_and_an_event(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refusal itself (the timing is tested against gunicorn in test_served.py)."""
+    from workflowapp import web
+    from workflowapp.errors import BodyTimeout
+
+    def too_slow(seconds: float) -> bytes:
+        raise BodyTimeout(f"The request body took longer than {seconds:g} s to arrive.")
+
+    monkeypatch.setattr(web, "_read_within", too_slow)
+    seen = _events(client)
+    response = client.post("/ECHO", data=context(*ECHO_PARAMS))
+    assert response.status_code == 408
+    assert response.headers["Connection"] == "close"
+    assert response.headers["X-WorkflowApp-Error"] == "body_timeout"
+    assert seen == [HttpRejected(408, "127.0.0.1")]

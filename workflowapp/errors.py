@@ -86,6 +86,24 @@ class AuthenticationRequired(AppError):
     status = 401
 
 
+class TooManyAttempts(AppError):
+    """Too many failed Basic-auth attempts from one client address: wait ``retry_after`` s."""
+
+    code = "too_many_attempts"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BodyTimeout(AppError):
+    """The client took longer than WorkflowAppBodyTimeout to send its request body."""
+
+    code = "body_timeout"
+    status = 408
+
+
 class UnknownApplication(AppError):
     """No application is registered under the requested name."""
 
@@ -256,7 +274,9 @@ class Truncated(BadUpstreamAnswer):
 ERROR_CODES: tuple[type[AppError], ...] = (
     ContextError,
     RequestTooLarge,
+    BodyTimeout,
     AuthenticationRequired,
+    TooManyAttempts,
     UnknownApplication,
     ParameterError,
     MissingParameter,

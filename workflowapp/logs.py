@@ -7,7 +7,9 @@ daily file ``workflowapp-YYYY-MM-DD.log`` in ``WorkflowAppLogPath``. Every recor
 served and anything shaped like a credential, so no log line can carry a key. It also keeps
 files out of the logs: every run of base64 (data URLs, Anthropic image and document blocks) is
 shown by its length only, and the texts a call registered with :func:`conceal` (the text of
-its attachments) by their label.
+its attachments) by their label. Then it escapes every control character (``\\n``, ``\\r``,
+ESC, NUL...), so no caller-supplied text can start a log line of its own or drive a terminal.
+Long messages are cut by :func:`clip` (``WorkflowAppLogMaxBytes``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,66 @@ _call_concealed: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextva
 )
 
 
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x00": "\\0"}
+
+#: Default of ``WorkflowAppLogMaxBytes``: the longest message one record carries.
+LOG_MAX_BYTES = 65536
+_max_bytes = LOG_MAX_BYTES  # set once by configure(), like the loggers' levels
+# What may be the start of a credential cut in two at the end of a clipped message.
+_TAIL_TOKEN = re.compile(r"[^\s\"'<>,;{}\[\]]{1,512}$")
+
+
+def escape(text: str) -> str:
+    """``text`` on one line: newlines, carriage returns and every other control character
+    written as escapes (``\\n``, ``\\x1b``), so logged values cannot forge records."""
+    return _CONTROL.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED.get(char) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    )
+
+
+def clip(text: str, limit: int | None = None, secrets: Iterable[str] = ()) -> str:
+    """``text`` cut to at most ``limit`` bytes of UTF-8 (default: ``WorkflowAppLogMaxBytes``)
+    with a note saying how much was left out: a 29 MB context must not write 29 MB of log.
+
+    The token cut at the end (a credential, perhaps, or the start of a known secret) is
+    dropped too, since redaction could no longer recognise a key cut in half."""
+    limit = _max_bytes if limit is None else limit
+    if len(text) <= limit // 4:  # UTF-8 takes at most 4 bytes a character: nothing to cut
+        return text
+    kept = text[:limit].encode("utf-8")[:limit].decode("utf-8", "ignore")
+    if len(kept) == len(text):
+        return text
+    kept = _TAIL_TOKEN.sub("", kept)
+    for needle in (*secrets, *(form for form, _ in _call_concealed.get())):
+        kept = _without_cut(kept, needle)
+    return f"{kept}... [{len(text) - len(kept)} more characters not logged: WorkflowAppLogMaxBytes]"
+
+
+def _without_cut(text: str, needle: str) -> str:
+    """``text`` without a start of ``needle`` at its end (a secret or concealed text that the
+    limit cut, which a literal replacement would no longer find)."""
+    if not needle:
+        return text
+    probe = needle[:16]
+    start = max(0, len(text) - len(needle) + 1)
+    found = text.find(probe, start)
+    while found >= 0:
+        if needle.startswith(text[found:]):
+            return text[:found]
+        found = text.find(probe, found + 1)
+    for size in range(min(len(probe) - 1, len(text)), 0, -1):
+        if text.endswith(needle[:size]):
+            return text[:-size]
+    return text
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with every given secret and every credential-shaped token replaced."""
     for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
@@ -83,23 +145,32 @@ def call_secrets(*secrets: str | None) -> Iterator[None]:
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites each record's message (and exception text) with secrets removed."""
+    """Rewrites each record's message (and exception text) with secrets removed and control
+    characters escaped: the message becomes one line; each further line of a traceback is
+    indented with ``"  | "``, so that no line it writes can pass for a record of its own."""
 
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
+    def __init__(self, secrets: Iterable[str] = (), max_bytes: int = LOG_MAX_BYTES) -> None:
         super().__init__()
         self.secrets = tuple(secrets)
+        self.max_bytes = max_bytes
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "redacted", False):  # the same record reaches each handler
             return True
         record.redacted = True
         secrets = self.secrets + _call_secrets.get()
-        record.msg = redact(record.getMessage(), secrets)
+        message = clip(record.getMessage(), self.max_bytes, secrets)
+        record.msg = escape(redact(message, secrets))
         record.args = None
-        if record.exc_info:
-            formatter = logging.Formatter()
-            record.exc_text = redact(formatter.formatException(record.exc_info), secrets)
+        if record.exc_info or record.exc_text:
+            text = record.exc_text or (
+                logging.Formatter().formatException(record.exc_info) if record.exc_info else ""
+            )
+            lines = redact(text, secrets).split("\n")
+            record.exc_text = "\n  | ".join(escape(line) for line in lines)
             record.exc_info = None
+        if record.stack_info:
+            record.stack_info = escape(redact(record.stack_info, secrets))
         return True
 
 
@@ -174,7 +245,9 @@ def configure(
     handlers: list[logging.Handler] = [logging.StreamHandler(stream or sys.stderr)]
     if to_file:
         handlers.append(DailyFileHandler(settings.get("WorkflowAppLogPath") or "./logs"))
-    redactor = RedactingFilter(settings.secrets())
+    global _max_bytes
+    _max_bytes = max(1, settings.get_int("WorkflowAppLogMaxBytes"))
+    redactor = RedactingFilter(settings.secrets(), _max_bytes)
     for handler in handlers:
         handler.setFormatter(logging.Formatter(FORMAT))
         handler.addFilter(redactor)

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import jsontext
 from .errors import ParameterError
 
 ROLES = ("system", "user", "assistant", "developer", "tool")
@@ -200,7 +201,7 @@ class ToolCall:
     def parameters(self) -> dict[str, Any]:
         """The arguments as an object (``{}`` when they are not one; parse() checked them)."""
         try:
-            value = json.loads(self.arguments or "{}")
+            value = jsontext.loads(self.arguments or "{}")
         except (ValueError, RecursionError):
             return {}
         return value if isinstance(value, dict) else {}
@@ -221,7 +222,7 @@ def _parameters(value: Any, where: str, parameter: str) -> dict[str, Any]:
         return {}
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = jsontext.loads(value)
         except ValueError as exc:
             raise ParameterError(f"{where} has parameters that are not valid JSON ({exc}).",
                                  parameter=parameter) from None

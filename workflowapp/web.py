@@ -8,22 +8,35 @@ The context is found by content, whatever the transport WorkflowGen used: the ra
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
+import contextlib
+import functools
 import io
 import json
 import logging
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
 from .apps import registry
 from .apps.call import Services, execute
-from .context import content_type, read_context, write_context
-from .errors import REDACTED, AppError, AuthenticationRequired, ContextError, RequestTooLarge
+from .auth import FailureLimiter, credentials_match
+from .context import Context, content_type, read_context, write_context, write_context_parts
+from .errors import (
+    REDACTED,
+    AppError,
+    AuthenticationRequired,
+    BodyTimeout,
+    ContextError,
+    RequestTooLarge,
+    TooManyAttempts,
+)
+from .events import HttpRejected
 from .logs import app_logger
 from .settings import Settings
 
@@ -65,16 +78,21 @@ def create_app(services: Services) -> Flask:
         application = registry.get(name)
         body = _read_body(services.settings, application.log_setting)
         log = app_logger(application.name)
-        raw, transport, field = find_context(body, request.content_type)
+        large = len(body) >= LARGE_BODY
+        received, transport, field = _off_loop(large, _received, body, request.content_type)
+        del body  # a large body is not kept while the application runs
         if log.isEnabledFor(logging.DEBUG):
             log.debug("request %s %s headers %s", request.method, request.full_path,
                       _visible_headers())
             log.debug("context received as %s%s", transport, f" (field {field!r})" if field else "")
-        outcome = execute(application, read_context(raw), services, raw=raw)
+        outcome = execute(application, received, services)
         if outcome.error is not None:
             return _error(outcome.error)
         try:
-            reply = write_context(outcome.context)
+            reply: bytes | list[bytes] = (
+                _off_loop(True, write_context_parts, outcome.context) if large
+                else write_context(outcome.context)
+            )
         except ContextError:
             host_log.exception("%s: the reply context cannot be written", application.name)
             return _text("The host could not write the reply context; see its log.", 500)
@@ -82,12 +100,12 @@ def create_app(services: Services) -> Flask:
 
     @app.errorhandler(AppError)
     def app_error(error: AppError) -> Response:
-        return _error(error)
+        return _refused(services, error)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         if isinstance(error, RequestEntityTooLarge):
-            return _error(_too_large(limit))
+            return _refused(services, _too_large(limit))
         message = {
             404: "Not found. POST a WorkflowGen context to /<APP>; GET /apps lists them.",
             405: "Method not allowed. POST a WorkflowGen context; GET /apps/<APP> describes it.",
@@ -105,28 +123,34 @@ def create_app(services: Services) -> Flask:
         return response
 
     app.extensions["workflowapp"] = services
+    app.extensions["workflowapp.auth"] = FailureLimiter(
+        services.settings.get_int("WorkflowAppAuthFailureLimit")
+    )
     return app
 
 
 def _authenticate(settings: Settings) -> None:
-    """Require the configured HTTP Basic credentials, compared in constant time."""
+    """Require the configured HTTP Basic credentials, compared in constant time; a client
+    address past WorkflowAppAuthFailureLimit failures a minute gets 429 (see :mod:`.auth`)."""
     expected = settings.credentials
     if expected is None:
         return
-    header = request.headers.get("Authorization", "")
-    scheme, _, encoded = header.partition(" ")
-    given = b""
-    if scheme.lower() == "basic":
-        try:
-            given = base64.b64decode(encoded.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            given = b""
-    wanted = f"{expected[0]}:{expected[1]}".encode()
-    if not hmac.compare_digest(given, wanted):
-        raise AuthenticationRequired(
-            "Authentication required: set the application's username and password in "
-            "WorkflowGen to WorkflowAppUsername/WorkflowAppPassword."
+    limiter: FailureLimiter = current_app.extensions["workflowapp.auth"]
+    client = request.remote_addr or "unknown"
+    wait = limiter.retry_after(client)
+    if wait:
+        raise TooManyAttempts(
+            f"Too many failed authentications from this address; retry in {wait} s.",
+            retry_after=wait,
         )
+    if credentials_match(request.headers.get("Authorization", ""), expected):
+        return
+    limiter.failed(client)
+    host_log.error("authentication failed: %s %s from %s", request.method, request.path, client)
+    raise AuthenticationRequired(
+        "Authentication required: set the application's username and password in "
+        "WorkflowGen to WorkflowAppUsername/WorkflowAppPassword."
+    )
 
 
 def _visible_headers() -> dict[str, str]:
@@ -144,12 +168,107 @@ def _read_body(settings: Settings, log_setting: str) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise _too_large(limit)
     try:
-        body = request.get_data(cache=True)
+        body = _read_within(settings.get_float("WorkflowAppBodyTimeout"))
     except RequestEntityTooLarge:
         raise _too_large(limit) from None
+    except BodyTimeout:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the server's parse errors (gunicorn's
+        # InvalidChunkSize, ChunkMissingTerminator, NoMoreData) are the client's fault: 400
+        raise ContextError(
+            f"The request body cannot be read ({type(exc).__name__}): a malformed chunked "
+            "body or a connection cut short."
+        ) from None
     if len(body) > limit:
         raise _too_large(limit)
     return body
+
+
+#: Bodies from this size on are parsed, and their replies written, off the event loop.
+LARGE_BODY = 1 << 20
+_T = TypeVar("_T")
+
+
+def _received(body: bytes, full_type: str | None) -> tuple[Context, str, str]:
+    """The context in ``body``, and how it came (see :func:`find_context`)."""
+    raw, transport, field = find_context(body, full_type)
+    return read_context(raw), transport, field
+
+
+def _off_loop(large: bool, work: Callable[..., _T], *args: Any) -> _T:
+    """``work(*args)``; for a large document under gevent, in a native thread, so that the
+    worker's other connections (``/healthz``, calls waiting for their LLM) are served while a
+    30 MB context is parsed or written (lxml releases the GIL while it parses)."""
+    if large and _under_gevent():
+        result: _T = _threadpool().apply(work, args)
+        return result
+    return work(*args)
+
+
+@functools.cache  # one per worker process, made on first use (after the fork)
+def _threadpool() -> Any:
+    """Two threads: at most two large documents are parsed or written at once per worker,
+    which bounds their memory; the hub's own pool stays free for DNS lookups."""
+    from gevent.threadpool import ThreadPool
+
+    return ThreadPool(2)
+
+
+def _read_within(seconds: float) -> bytes:
+    """The request body; under gevent (gunicorn's gevent worker), a client that takes more
+    than ``seconds`` to send it gets :class:`BodyTimeout` (408) and its connection is closed,
+    so slow senders cannot hold the worker's connection slots. Other servers: see the README
+    (waitress reads bodies itself before the application runs)."""
+    if not _under_gevent():
+        return _body()
+    import gevent
+
+    timeout = gevent.Timeout(seconds)
+    timeout.start()
+    try:
+        return _body()
+    except gevent.Timeout as exc:
+        if exc is not timeout:
+            raise
+        _stop_reading(request.environ)
+        raise BodyTimeout(
+            f"The request body took longer than {seconds:g} s to arrive "
+            "(WorkflowAppBodyTimeout)."
+        ) from None
+    finally:
+        timeout.close()
+
+
+def _body() -> bytes:
+    """The whole body, read in one call when its length is known: werkzeug's ``get_data``
+    reads 64 KiB at a time, and gunicorn answers each such read by copying all it has read
+    ahead (a 28 MB body blocked a gevent worker for ~0.7 s that way)."""
+    length = request.content_length
+    if length is None:  # chunked
+        return request.get_data(cache=False)
+    parts = []
+    while length > 0:
+        data = request.stream.read(length)
+        if not data:
+            raise ContextError("The request body is shorter than its Content-Length.")
+        parts.append(data)
+        length -= len(data)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _under_gevent() -> bool:
+    """Whether sockets are gevent's (the gevent workers patch them before the app loads)."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and bool(monkey.is_module_patched("socket"))
+
+
+def _stop_reading(environ: dict[str, object]) -> None:
+    """Shut the read side of the client connection: gunicorn would otherwise wait for the rest
+    of the slow body before closing (it ignores an application's ``Connection: close``)."""
+    shutdown = getattr(environ.get("gunicorn.socket"), "shutdown", None)
+    if callable(shutdown):
+        with contextlib.suppress(OSError):
+            shutdown(socket.SHUT_RD)
 
 
 def _too_large(limit: int) -> RequestTooLarge:
@@ -204,8 +323,28 @@ def _options(full_type: str) -> dict[str, str]:
 
 
 def _looks_like_context(data: bytes) -> bool:
-    start = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    """Whether ``data`` starts (after a BOM and blanks) with ``{`` or ``<``: UTF-8, or UTF-16
+    as the context reader accepts it (a BOM, or a NUL in the first two bytes)."""
+    head = data[:128]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:2]:
+        encoding = "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else (
+            "utf-16-be" if head[:1] == b"\x00" else "utf-16-le")
+        text = head[: len(head) // 2 * 2].decode(encoding, "ignore")
+        return text.lstrip("\ufeff \t\r\n")[:1] in ("{", "<")
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     return start[:1] in (b"{", b"<")
+
+
+#: Refusals made before any application runs, reported as HttpRejected events.
+_REJECTED = frozenset({401, 404, 408, 413, 429})
+
+
+def _refused(services: Services, error: AppError) -> Response:
+    """The answer to an error raised in the web layer, with an HttpRejected event for the
+    refusals that happen before an application runs."""
+    if error.status in _REJECTED and services.events.active:
+        services.events.emit(HttpRejected(error.status, request.remote_addr))
+    return _error(error)
 
 
 def _error(error: AppError) -> Response:
@@ -213,6 +352,10 @@ def _error(error: AppError) -> Response:
     response.headers["X-WorkflowApp-Error"] = error.code
     if isinstance(error, AuthenticationRequired):
         response.headers["WWW-Authenticate"] = 'Basic realm="workflowapp", charset="UTF-8"'
+    elif isinstance(error, TooManyAttempts):
+        response.headers["Retry-After"] = str(error.retry_after)
+    elif isinstance(error, BodyTimeout):
+        response.headers["Connection"] = "close"  # the rest of the body is never read
     return response
 
 

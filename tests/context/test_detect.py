@@ -28,7 +28,7 @@ RECORDSET = '<xml xmlns:rs="urn:schemas-microsoft-com:rowset" xmlns:z="#RowsetSc
 def test_public_surface() -> None:
     assert sorted(context_module.__all__) == [
         "Context", "DataType", "Direction", "FileRef", "Format", "Parameter", "content_type",
-        "detect_format", "read_context", "write_context",
+        "detect_format", "read_context", "write_context", "write_context_parts",
     ]
 
 
@@ -126,3 +126,41 @@ def test_unexpected_failures_still_surface_as_context_errors(
     with pytest.raises(ContextError, match="the context cannot be read: KeyError") as caught:
         read_context("{}")
     assert isinstance(caught.value.__cause__, KeyError)
+
+
+@pytest.mark.parametrize("fmt", [Format.DATASET, Format.RECORDSET, Format.JSON])
+def test_written_parts_join_into_the_written_context(fmt: Format) -> None:
+    from tests.helpers import context as make
+    from tests.helpers import out, param
+
+    ctx = context_module.read_context(make(param("A", "é & <x> \r\n" * 500), param("N", 2.5),
+                                           out("B"), fmt=fmt))
+    parts = context_module.write_context_parts(ctx)
+    assert b"".join(parts) == context_module.write_context(ctx)
+
+
+@pytest.mark.parametrize("fmt", [Format.DATASET, Format.RECORDSET, Format.JSON])
+@pytest.mark.parametrize("lead", ["", " \n" * 3000, "\ufeff"])
+def test_bodies_over_a_megabyte_read_as_their_text_does(fmt: Format, lead: str) -> None:
+    """Large bodies take the path that never decodes them whole: same context as the text."""
+    from tests.helpers import context as make
+    from tests.helpers import out, param
+
+    body = lead.encode() + make(param("A", "é & <x> \r\n€" * 120_000), param("N", 2.5),
+                                out("B"), fmt=fmt)
+    assert len(body) > 1 << 20
+    from_bytes = context_module.read_context(body)
+    from_text = context_module.read_context(body.decode("utf-8-sig"))
+    assert from_bytes == from_text and from_bytes.format is fmt
+    assert from_bytes.parameters["A"].value == "é & <x> \r\n€" * 120_000
+
+
+def test_large_bodies_that_are_not_utf8() -> None:
+    latin1 = (b'<?xml version="1.0" encoding="ISO-8859-1"?><NewDataSet><parameter><name>A</name>'
+              b"<dataType>TEXT</dataType><direction>IN</direction><textValue>"
+              + b"caf\xe9 " * 300_000 + b"</textValue></parameter></NewDataSet>")
+    assert context_module.read_context(latin1).parameters["A"].value == "café " * 300_000
+    with pytest.raises(ContextError, match="not UTF-8 text"):
+        context_module.read_context(b'{"a": "' + b"x" * (1 << 20) + b'\xff"}')
+    with pytest.raises(ContextError, match="neither JSON nor XML"):
+        context_module.read_context(b"hello " * 300_000)

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import requests
 import responses
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from responses import matchers
 
 from workflowapp.errors import (
@@ -23,6 +25,7 @@ from workflowapp.errors import (
     UrlNotAllowed,
 )
 from workflowapp.upstream import USER_AGENT, CallOptions, Client, Provider, safe_url
+from workflowapp.upstream.client import AllowEntry, _host_patterns
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 OPENAI_URL = "https://api.openai.com/v1/chat/completions"
@@ -618,3 +621,132 @@ def test_urls_are_sent_as_requests_would_send_them(
     mock.post("https://xn--bcher-kva.example/v1/chat/%C3%A4", json={"ok": 1})
     post(client, url, provider=Provider.COMPATIBLE)
     assert mock.calls[0].request.url == "https://xn--bcher-kva.example/v1/chat/%C3%A4"
+
+
+# --- the allow-list judges the host the client connects to ---------------------------------
+
+PROBE_ENTRIES = ["*.example.com", "http://*.corp.example", "api.openai.com", "localhost:11434",
+                 "127.0.0.1:8080", "[::1]:9000", "http://llm.lan:8000", "bücher.example"]
+
+
+class RecordingAdapter(requests.adapters.HTTPAdapter):
+    """Records the (scheme, host, port) of the urllib3 pool a request would use, then fails the
+    send: what urllib3 connects to, without connecting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.targets: list[tuple[str, str, int]] = []
+
+    def get_connection_with_tls_context(self, request: Any, verify: Any, proxies: Any = None,
+                                        cert: Any = None) -> Any:
+        pool = super().get_connection_with_tls_context(request, verify, {}, cert)
+        self.targets.append((str(pool.scheme), pool.host, int(pool.port or 0)))
+        raise requests.ConnectionError("recorded, not sent")
+
+
+def probe(url: str, entries: list[str]) -> tuple[bool, list[tuple[str, str, int]]]:
+    """Whether the client admitted ``url``, and the pools it would have connected to."""
+    adapter = RecordingAdapter()
+    session = requests.Session()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    client = Client(allowed_hosts=entries, session=session)
+    try:
+        post(client, url, options=CallOptions(max_retries=0))
+    except (UrlNotAllowed, ParameterError) as refused:
+        assert refused.parameter == "URL"
+        assert not adapter.targets
+        return False, []
+    except UpstreamError:
+        pass
+    return True, adapter.targets
+
+
+def _admitted_by_entries(target: tuple[str, str, int], entries: list[str]) -> bool:
+    scheme, host, port = target
+    patterns = _host_patterns(entries)
+    return any(e.admits(scheme, host.lower().rstrip("."), port) for e in patterns)
+
+
+_HOSTS = st.sampled_from([
+    "a.example.com", "api.openai.com", "localhost", "127.0.0.1", "127.0.0.2", "[::1]",
+    "x.corp.example", "evil.test", "127.0.0.1\\.corp.example", "127.0.0.1%2f.corp.example",
+    "127.0.0.1%00.corp.example", "a.example.com\\@evil.test", "evil.test#.example.com",
+    "ａ.example.com", "a.example.com\u3002", "xn--bcher-kva.example", "bücher.example",
+    "127.evil.test", "[::ffff:127.0.0.1]", "0x7f.0.0.1", "evil.test\t.example.com",
+    "llm.lan", "LOCALHOST", "a.example.com.", "[::1", "evil.test?.example.com",
+])
+_HOSTILE = st.text(alphabet="a.:@\\/%#?[]1 \t7\u3002\uff0e\uff41", max_size=12)
+
+
+_GOOD = st.sampled_from([
+    ("https", "a.example.com", ""), ("http", "x.corp.example", ""), ("HTTPS", "API.openai.com",
+    ":443"), ("http", "localhost", ":11434"), ("http", "127.0.0.1", ":8080"),
+    ("http", "[::1]", ":9000"), ("http", "llm.lan", ":8000"), ("https", "bücher.example", ""),
+])
+
+
+@st.composite
+def probe_urls(draw: st.DrawFn) -> str:
+    """URLs shaped like an allowed one, often with hostile text before or after its host."""
+    scheme, host, port = draw(_GOOD)
+    if draw(st.booleans()):
+        scheme = draw(st.sampled_from(["http", "https", "ftp"]))
+    if draw(st.booleans()):
+        port = draw(st.sampled_from(["", ":443", ":80", ":8080", ":0", ":99999", ":+80", ":"]))
+    before = draw(st.sampled_from(["", "", "user@", "u:p@"]) | _HOSTS.map(lambda h: h + "@")
+                  | st.tuples(_HOSTS, _HOSTILE).map("".join))
+    after = draw(st.sampled_from(["", "", "\\.corp.example", "\\@evil.test", "%2f.evil.test",
+                                 ".", "\u3002", "#.evil.test"]) | _HOSTILE)
+    path = draw(st.sampled_from(["/v1/chat/completions", "", "\\.corp.example/v1",
+                                 "/%2e%2e/x", "#@evil.test", "?@evil.test/", "/a b"]))
+    return f"{scheme}://{before}{host}{after}{port}{path}"
+
+
+@settings(max_examples=400, deadline=None)
+@given(probe_urls())
+def test_every_admitted_url_connects_to_an_allowed_host(url: str) -> None:
+    admitted, targets = probe(url, PROBE_ENTRIES)
+    if admitted:
+        assert len(targets) == 1, url
+        assert _admitted_by_entries(targets[0], PROBE_ENTRIES), (url, targets)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1\\.corp.example/v1/chat/completions",  # the probe's finding
+        "https://127.0.0.1\\.example.com/v1/chat/completions",
+        "https://a.example.com%2f@evil.test/v1",
+        "https://ex%61mple.example.com/v1",
+        "https://ａｐｉ.example.com/v1",  # full-width letters NFKC turns into ASCII
+        "https://api.example.com\u3000/v1",
+        "https://api.example.com\\/v1",
+    ],
+)
+def test_hosts_parsers_could_read_differently_are_refused(url: str) -> None:
+    admitted, targets = probe(url, PROBE_ENTRIES)
+    assert not admitted and not targets
+
+
+@pytest.mark.parametrize(
+    ("url", "pool"),
+    [
+        ("https://a.example.com/v1", ("https", "a.example.com", 443)),
+        ("http://x.corp.example/v1", ("http", "x.corp.example", 80)),
+        ("http://localhost:11434/v1", ("http", "localhost", 11434)),
+        ("http://127.0.0.1:8080/v1", ("http", "127.0.0.1", 8080)),
+        ("http://[::1]:9000/v1", ("http", "::1", 9000)),
+        ("https://bücher.example/v1", ("https", "xn--bcher-kva.example", 443)),
+    ],
+)
+def test_admitted_urls_connect_where_they_say(url: str, pool: tuple[str, str, int]) -> None:
+    assert probe(url, PROBE_ENTRIES) == (True, [pool])
+
+
+def test_plain_http_exemption_is_for_loopback_addresses_only() -> None:
+    for host in ("localhost", "127.0.0.1", "127.9.8.7", "::1"):
+        assert AllowEntry(host).admits("http", host, 80)
+    for host in ("127.evil.test", "127.0.0.1.nip.io", "::ffff:127.0.0.1", "localhost.evil.test"):
+        assert not AllowEntry(host).admits("http", host, 80)
+    assert not probe("http://127.0.0.1.example.com/v1", ["*.example.com"])[0]

@@ -25,6 +25,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .. import jsontext
 from ..errors import MissingParameter, ParameterError
 from ..messages import ToolCall, is_message_json, parse_message
 from ..wfgen_graphql import GraphqlConfig, WorkflowGenGraphql
@@ -109,7 +110,7 @@ def json_messages(content: str) -> list[dict[str, Any]] | None:
     if not text.startswith(("{", "[")):
         return None
     try:
-        value = json.loads(text)
+        value = jsontext.loads(text)
     except ValueError:
         return None
     items = value if isinstance(value, list) else [value]
@@ -157,7 +158,7 @@ def parse_history(text: str | None, parameter: str) -> list[dict[str, Any]]:
     if text is None or not text.strip():
         return []
     try:
-        value = json.loads(text)
+        value = jsontext.loads(text)
     except ValueError as exc:
         raise ParameterError(f"{_source(parameter)} is not valid JSON ({exc}).",
                              parameter=parameter) from None

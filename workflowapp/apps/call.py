@@ -18,19 +18,22 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from .. import jsontext
 from ..context._xml import NOT_XML
-from ..context.model import Context, DataType, FileRef, Format, Value
+from ..context.model import SECRET_NAME, Context, DataType, FileRef, Format, Value
 from ..context.values import parse_numeric
 from ..errors import (
+    REDACTED,
     AppError,
     ConfigurationError,
+    ContextError,
     MissingApiKey,
     MissingParameter,
     ParameterError,
     UpstreamError,
 )
 from ..events import Events
-from ..logs import app_logger, call_secrets
+from ..logs import app_logger, call_secrets, clip
 from ..settings import Settings
 from ..upstream import (
     CallOptions,
@@ -153,7 +156,7 @@ class Call:
         if text is None:
             return None
         try:
-            return json.loads(text)
+            return jsontext.loads(text)
         except ValueError as exc:
             raise ParameterError(
                 f"Parameter {name} is not valid JSON ({exc}).", parameter=name
@@ -184,6 +187,8 @@ class Call:
     def _xml_safe(self, name: str, text: str) -> str:
         """XML 1.0 cannot carry some control characters (a model may emit them): each becomes
         U+FFFD rather than failing the whole reply; JSON contexts keep them as they are."""
+        if not _has_match(text):
+            return text
         cleaned, count = NOT_XML.subn("\ufffd", text)
         if count:
             self.log.info("%s: %d character(s) XML cannot carry replaced by U+FFFD", name, count)
@@ -306,6 +311,22 @@ class Call:
         self.metrics.request_id = error.request_id or self.metrics.request_id
 
 
+_SLICE = 1 << 18  # characters scanned between two yields to the event loop (~5 ms)
+
+
+def _has_match(text: str) -> bool:
+    """Whether ``text`` holds a character XML cannot carry; a long text is scanned a slice at a
+    time with a yield in between (``time.sleep(0)`` is gevent's under its workers), so that a
+    30 MB value does not stop the worker's other connections for a tenth of a second each."""
+    if len(text) <= _SLICE:
+        return NOT_XML.search(text) is not None
+    for start in range(0, len(text), _SLICE):
+        if NOT_XML.search(text, start, start + _SLICE):
+            return True
+        time.sleep(0)
+    return False
+
+
 def coerce_input(param: Param, value: Any) -> Value:
     """A received value checked and converted to the declared type (None = no value)."""
     if value is None or value == "":
@@ -316,11 +337,15 @@ def coerce_input(param: Param, value: Any) -> Value:
     if param.type is DataType.DATETIME:
         return _to_datetime(value, name)
     if param.type is DataType.FILE:
-        if isinstance(value, FileRef):
-            return value
         if isinstance(value, str):
-            return FileRef(path=value)
-        raise ParameterError(f"Parameter {name} must be a FILE.", parameter=name)
+            value = FileRef(path=value)
+        if not isinstance(value, FileRef):
+            raise ParameterError(f"Parameter {name} must be a FILE.", parameter=name)
+        if "\x00" in value.path:  # no file system accepts it (open() would raise ValueError)
+            raise ParameterError(
+                f"Parameter {name}: a file path cannot contain a NUL character.", parameter=name
+            )
+        return value
     text = to_text(value)
     if param.yes_no:
         return yes_no(text, name)
@@ -463,13 +488,13 @@ class Outcome:
         return self.error.status if self.error is not None else 200
 
 
-def execute(app: App, context: Context, services: Services, *, raw: bytes | None = None) -> Outcome:
+def execute(app: App, context: Context, services: Services) -> Outcome:
     """Run ``app`` on ``context`` and apply the ignore-error rule; never raises AppError."""
     log = app_logger(app.name)
     key = context.get("API_KEY")
     with call_secrets(key.value if key is not None and isinstance(key.value, str) else None):
-        if raw is not None and log.isEnabledFor(logging.DEBUG):
-            log.debug("request context: %s", raw.decode("utf-8", "replace"))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("request context: %s", loggable(context, app.secrets))
         call = Call(app, context, services, log)
         started = time.perf_counter()
         error = _run(call)
@@ -480,10 +505,30 @@ def execute(app: App, context: Context, services: Services, *, raw: bytes | None
             (time.perf_counter() - started) * 1000, call.metrics.status, call.metrics.retries,
         )
         if log.isEnabledFor(logging.DEBUG) and outcome.error is None:
-            from ..context import write_context
-
-            log.debug("reply context: %s", write_context(outcome.context).decode("utf-8"))
+            log.debug("reply context: %s", loggable(outcome.context, app.secrets))
         return outcome
+
+
+def loggable(context: Context, secrets: frozenset[str]) -> str:
+    """The parsed context re-rendered for a debug log: secret parameters (``API_KEY``, the
+    application's declared secrets, any name shaped like one) blanked and each text value cut
+    to ``WorkflowAppLogMaxBytes``. Never the received bytes: a key spelled otherwise on the wire
+    (entities, split CDATA, JSON escapes) would pass a literal redaction."""
+    from ..context import write_context
+
+    shown = Context(dict(context.parameters), dict(context.session), context.format,
+                    context.with_schema)
+    for name, parameter in context.parameters.items():
+        value = parameter.value
+        if value is not None and (name in secrets or SECRET_NAME.search(name)):
+            blank = REDACTED if parameter.data_type is DataType.TEXT else None
+            shown.parameters[name] = replace(parameter, value=blank)
+        elif isinstance(value, str):
+            shown.parameters[name] = replace(parameter, value=clip(value))
+    try:
+        return clip(write_context(shown).decode("utf-8"))
+    except ContextError as exc:
+        return f"(not shown: {exc})"
 
 
 def _run(call: Call) -> AppError | None:
@@ -536,6 +581,49 @@ def _finish(call: Call, error: AppError | None) -> Outcome:
     return Outcome(call.context)
 
 
+def _known_secrets(call: Call) -> list[str]:
+    """The settings' secrets (every provider key, the host password) and this call's own
+    (API_KEY and the application's declared secret inputs)."""
+    known = call.services.settings.secrets()
+    for name in call.app.secrets:
+        if isinstance(value := call.received(name), str):
+            known.append(value)
+    return known
+
+
+def redact_secrets(text: str, secrets: list[str]) -> str:
+    """``text`` with each secret replaced, as written plainly or JSON-escaped (``\\/``,
+    ``\\uXXXX``); only the secrets themselves, so a model's answer is otherwise untouched."""
+    for spelling in _spellings(secrets):
+        if spelling in text:
+            text = text.replace(spelling, REDACTED)
+    if "\\u" in text and text.lstrip()[:1] in ("{", "["):
+        text = _redact_json_escapes(text, secrets)
+    return text
+
+
+def _spellings(secrets: list[str]) -> list[str]:
+    """Each secret of 4 characters or more, plain and JSON-escaped, longest first."""
+    found: set[str] = set()
+    for secret in secrets:
+        if len(secret) >= 4:
+            escaped = json.dumps(secret)[1:-1]
+            found.update((secret, escaped, escaped.replace("/", "\\/")))
+    return sorted(found, key=len, reverse=True)
+
+
+def _redact_json_escapes(text: str, secrets: list[str]) -> str:
+    """A JSON text whose decoded strings hold a secret the raw text hides behind ``\\u``
+    escapes: the document re-written with the secret replaced."""
+    try:
+        decoded = json.dumps(json.loads(text), ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return text
+    if not any(secret in decoded for secret in secrets if len(secret) >= 4):
+        return text
+    return redact_secrets(decoded, secrets)
+
+
 def _set_quietly(call: Call, name: str, value: Any) -> None:
     """Set a status output; a type the value cannot take (a code into NUMERIC) leaves it empty."""
     try:
@@ -545,8 +633,15 @@ def _set_quietly(call: Call, name: str, value: Any) -> None:
 
 
 def _apply(call: Call) -> None:
-    """Write outputs into the context and blank secrets (API_KEY in every application)."""
+    """Write outputs into the context, every secret the host knows redacted from them (an
+    upstream may echo a key), and blank secret inputs (API_KEY in every application)."""
+    secrets = _known_secrets(call)
+    spellings = _spellings(secrets)
     for name, value in call.outputs.items():
+        if isinstance(value, str) and (
+            any(spelling in value for spelling in spellings) or "\\u" in value
+        ):
+            value = redact_secrets(value, secrets)
         call.context.parameters[name].value = value
     for name in call.app.secrets:
         if (secret := call.context.get(name)) is not None:

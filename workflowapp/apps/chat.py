@@ -15,6 +15,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from .. import jsontext
 from ..attachments import Accepts
 from ..errors import (
     BadUpstreamAnswer,
@@ -386,7 +387,7 @@ def selected_tools(message: Message) -> list[dict[str, Any]]:
             raise BadUpstreamAnswer("The answer holds a tool call without a function name.",
                                     http_status=200)
         try:
-            parameters = json.loads(tool_call.arguments or "{}")
+            parameters = jsontext.loads(tool_call.arguments or "{}")
         except (ValueError, RecursionError):
             raise BadUpstreamAnswer(
                 f"The model called tool {tool_call.name} (id {tool_call.id}) with "
@@ -438,7 +439,7 @@ def parse_json_answer(content: Any) -> Any:
     match = FENCE_RE.match(content)
     text = match.group(1) if match else content
     try:
-        return json.loads(text)
+        return jsontext.loads(text)
     except ValueError as exc:
         raise BadUpstreamAnswer(
             f"The model's answer is not valid JSON ({exc}): {content[:200]}", http_status=200

@@ -15,6 +15,7 @@ Formats: :mod:`.dataset` (ADO.NET DataSet XML), :mod:`.recordset` (ADO rowset XM
 
 from __future__ import annotations
 
+import codecs
 import re
 
 from lxml import etree
@@ -34,6 +35,7 @@ __all__ = [
     "detect_format",
     "read_context",
     "write_context",
+    "write_context_parts",
 ]
 
 _ROWSET = recordset.ROWSET_NAMESPACE
@@ -98,20 +100,78 @@ def _read_bytes(body: bytes) -> Context:
         return _read_text(_decode(body, "utf-16-be"))
     if body[1:2] == b"\x00":
         return _read_text(_decode(body, "utf-16-le"))
+    if len(body) > _LARGE:
+        return _read_large(body)
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        if body.lstrip()[:1] == b"<":  # XML in a declared legacy encoding: lxml decodes it
-            return _from_root(_xml.parse_bytes(body, utf8=False), _ROWSET.encode() in body)
-        raise ContextError(
-            f"the context is not UTF-8 text (invalid byte at position {exc.start})"
-        ) from None
+        return _read_legacy(body, exc)
     fmt = _require_format(text)
     if fmt is Format.JSON:
         return jsonctx.read(text)
     # Parsing the original bytes skips a re-encode; lxml is told they are UTF-8, whatever the
     # declaration says (.NET writes encoding="utf-16" on strings later sent as UTF-8).
     return _from_root(_xml.parse_bytes(body, utf8=True), fmt is Format.RECORDSET)
+
+
+_LARGE = 1 << 20
+_HEAD = 4096
+
+
+def _read_legacy(body: bytes, error: UnicodeDecodeError) -> Context:
+    """A body that is not UTF-8: XML in a declared legacy encoding (lxml decodes it)."""
+    if body.lstrip()[:1] == b"<":
+        return _from_root(_xml.parse_bytes(body, utf8=False), _ROWSET.encode() in body)
+    raise ContextError(
+        f"the context is not UTF-8 text (invalid byte at position {error.start})"
+    ) from None
+
+
+def _read_large(body: bytes) -> Context:
+    """A body over a megabyte, read without a decoded copy of it: UTF-8 checked a megabyte at
+    a time, the format told from the head, the bytes parsed, and each DataSet parameter's
+    elements freed once read (a 30 MB context is not held three times over)."""
+    if not _is_utf8(body):
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return _read_legacy(body, exc)
+    fmt = _utf8_format(body)
+    if fmt is Format.JSON:
+        return jsonctx.read(body.decode("utf-8-sig"))
+    root = _xml.parse_bytes(body, utf8=True)
+    if fmt is Format.RECORDSET:
+        return recordset.from_element(root)
+    return dataset.from_element(root, consume=True)
+
+
+def _is_utf8(body: bytes) -> bool:
+    """Whether ``body`` is valid UTF-8, checked a megabyte at a time (no full decoded copy)."""
+    if body.isascii():
+        return True
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(body)
+    try:
+        for start in range(0, len(body), _LARGE):
+            decoder.decode(view[start : start + _LARGE])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _utf8_format(body: bytes) -> Format:
+    """:func:`detect_format` of a UTF-8 body from its head (and the rowset namespace searched
+    in the bytes), without decoding all of it."""
+    head = body[:_HEAD].decode("utf-8-sig", "ignore")
+    if len(body) > _HEAD and not head.strip(" \t\r\n\ufeff"):
+        head = body.decode("utf-8-sig")  # nothing but blanks so far: look at the whole text
+    fmt = detect_format(head)
+    if fmt is None:
+        return _require_format(head)  # raises the error naming what the body starts with
+    if fmt is Format.DATASET and _ROWSET.encode() in body:
+        return Format.RECORDSET
+    return fmt
 
 
 def _decode(body: bytes, encoding: str) -> str:
@@ -149,6 +209,16 @@ def write_context(ctx: Context) -> bytes:
     if ctx.format is Format.RECORDSET:
         return recordset.write(ctx)
     return dataset.write(ctx)
+
+
+def write_context_parts(ctx: Context) -> list[bytes]:
+    """:func:`write_context` as pieces whose concatenation is the document: a large reply can
+    be sent without first being joined into one more copy."""
+    if ctx.format is Format.JSON:
+        return [jsonctx.write(ctx)]
+    if ctx.format is Format.RECORDSET:
+        return recordset.write_parts(ctx)
+    return dataset.write_parts(ctx)
 
 
 def content_type(fmt: Format) -> str:

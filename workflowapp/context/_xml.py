@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
@@ -161,6 +161,35 @@ def _lxml_escape(text: str, *, attribute: bool) -> str:
         ) from None
     serialized = etree.tostring(element, encoding="unicode")
     return serialized[6:-3] if attribute else serialized[3:-4]  # <x a="…"/> or <x>…</x>
+
+
+CHUNK_CHARS = 1 << 16
+
+
+def chunked(pieces: Iterable[str]) -> list[bytes]:
+    """``pieces`` of a document as UTF-8 chunks of about 64 K characters (a larger piece is
+    encoded on its own): a 30 MB reply is held once, as bytes, not also as one Python string
+    and a joined copy, and a server sends it in a few writes."""
+    chunks: list[bytes] = []
+    pending: list[str] = []
+    size = 0
+    for piece in pieces:
+        if len(piece) >= CHUNK_CHARS:  # a long value: encoded alone, never joined
+            if pending:
+                chunks.append("".join(pending).encode("utf-8"))
+                pending = []
+                size = 0
+            chunks.append(piece.encode("utf-8"))
+            continue
+        pending.append(piece)
+        size += len(piece)
+        if size >= CHUNK_CHARS:
+            chunks.append("".join(pending).encode("utf-8"))
+            pending = []
+            size = 0
+    if pending:
+        chunks.append("".join(pending).encode("utf-8"))
+    return chunks
 
 
 class Columns(NamedTuple):

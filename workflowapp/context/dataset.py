@@ -12,6 +12,8 @@ direction only), then the session as received. No XML declaration; UTF-8.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from lxml import etree
 
 from workflowapp.context import _xml, values
@@ -68,11 +70,13 @@ def read(text: str) -> Context:
     return from_element(_xml.parse_text(text))
 
 
-def from_element(root: etree._Element) -> Context:
-    """Build the context from an already (safely) parsed document element."""
+def from_element(root: etree._Element, *, consume: bool = False) -> Context:
+    """Build the context from an already (safely) parsed document element; with ``consume``
+    (large documents), each parameter element is removed from the tree once read, so the tree
+    and the parameters of a 30 MB context are never both held whole."""
     ctx = Context(format=Format.DATASET)
     session_seen = False
-    for child in root:
+    for child in _consumed(root) if consume else root:
         tag = child.tag
         if not isinstance(tag, str):  # comment or processing instruction
             continue
@@ -89,6 +93,16 @@ def from_element(root: etree._Element) -> Context:
                 if not _xml.is_name(key):
                     raise ContextError(f"session element {key!r} is not allowed")
     return ctx
+
+
+def _consumed(root: etree._Element) -> Iterator[etree._Element]:
+    """The children of ``root``, each removed from the tree once the loop has read it."""
+    child = root[0] if len(root) else None
+    while child is not None:
+        following = child.getnext()
+        yield child
+        root.remove(child)
+        child = following
 
 
 def _record(element: etree._Element) -> dict[str, str]:
@@ -110,21 +124,32 @@ def write(ctx: Context) -> bytes:
         ``\\x01``, lone surrogates: they cannot even be escaped), or a value of the wrong type
         for its data type; the message names the parameter.
     """
-    parts = ["<NewDataSet>"]
+    return "".join(_pieces(ctx)).encode("utf-8")
+
+
+def write_parts(ctx: Context) -> list[bytes]:
+    """:func:`write` as UTF-8 chunks (:func:`._xml.chunked`), for large documents."""
+    return _xml.chunked(_pieces(ctx))
+
+
+def _pieces(ctx: Context) -> Iterator[str]:
+    yield "<NewDataSet>"
     if ctx.with_schema:
-        parts.append(SCHEMA)
+        yield SCHEMA
     escape = _xml.escape_text
     for parameter in ctx.parameters.values():
-        parts.append("<parameter>")
+        yield "<parameter>"
         for column, text in _xml.parameter_to_record(
             parameter, COLUMNS, values.format_datetime, escape
         ):
-            parts.append(f"<{column}>{text}</{column}>")
-        parts.append("</parameter>")
+            if len(text) < _xml.CHUNK_CHARS:
+                yield f"<{column}>{text}</{column}>"
+            else:  # not copied into one more string
+                yield from (f"<{column}>", text, f"</{column}>")
+        yield "</parameter>"
     if ctx.session:
-        parts.append(_session(ctx.session))
-    parts.append("</NewDataSet>")
-    return "".join(parts).encode("utf-8")
+        yield _session(ctx.session)
+    yield "</NewDataSet>"
 
 
 def _session(session: dict[str, str]) -> str:

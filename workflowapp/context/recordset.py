@@ -8,6 +8,8 @@ is not written. Dates are written without zone (UTC wall time) and read as UTC w
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from lxml import etree
 
 from workflowapp.context import _xml, values
@@ -88,15 +90,25 @@ def write(ctx: Context) -> bytes:
         surrogates) or a value of the wrong type for its data type; the message names the
         parameter.
     """
-    parts = [_HEADER]
+    return "".join(_pieces(ctx)).encode("utf-8")
+
+
+def write_parts(ctx: Context) -> list[bytes]:
+    """:func:`write` as UTF-8 chunks (:func:`._xml.chunked`), for large documents."""
+    return _xml.chunked(_pieces(ctx))
+
+
+def _pieces(ctx: Context) -> Iterator[str]:
+    yield _HEADER
     escape = _xml.escape_attribute
     for parameter in ctx.parameters.values():
-        record = _xml.parameter_to_record(
+        yield "<z:row"
+        for column, text in _xml.parameter_to_record(
             parameter, COLUMNS, values.format_recordset_datetime, escape
-        )
-        parts.append("<z:row")
-        for column, text in record:
-            parts.append(f' {column}="{text}"')
-        parts.append("/>")
-    parts.append(_FOOTER)
-    return "".join(parts).encode("utf-8")
+        ):
+            if len(text) < _xml.CHUNK_CHARS:
+                yield f' {column}="{text}"'
+            else:  # not copied into one more string
+                yield from (f' {column}="', text, '"')
+        yield "/>"
+    yield _FOOTER

@@ -32,12 +32,14 @@ To honour a per-call ``TIMEOUT`` parameter of *t* seconds, pass
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import logging
 import os
 import random
 import re
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -45,10 +47,13 @@ from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from .. import __version__
 from ..errors import REDACTED, ParameterError, UpstreamError, UrlNotAllowed
 from ..events import Events, UpstreamAttempt, UpstreamRetry
+from ..logs import clip
 from . import policy
 from .errors import (
     ErrorInfo,
@@ -281,7 +286,7 @@ class Client:
         """Send ``payload`` until it succeeds or the policy gives up."""
         failure = Failure(provider, url, api_key)
         if log.isEnabledFor(logging.DEBUG):  # a body may be megabytes: redact only if shown
-            log.debug("request body: %s", redact(payload.described, api_key))
+            log.debug("request body: %s", redact(clip(payload.described, None, [api_key]), api_key))
         attempt = 0
         while True:
             timeout = self._timeouts(options, started)
@@ -476,7 +481,7 @@ class Client:
             line = f"POST {safe_url(url)} -> {status} retries={retries} {duration:.0f} ms"
             logger.info("%s", redact(f"{line} request_id={rid}", api_key))
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("response body: %s", redact(body, api_key))
+            logger.debug("response body: %s", redact(clip(body, None, [api_key]), api_key))
         if isinstance(outcome, _Failed):
             raise outcome.error from outcome.cause
         return outcome
@@ -513,7 +518,8 @@ class AllowEntry:
         The host must match (``*.domain`` covers sub-domains only). A port in the entry must
         equal the URL's; without one, the URL must use its scheme's default port. A scheme in
         the entry must equal the URL's; without one, only https is admitted, or plain http to
-        a loopback host: a key never crosses a network in clear text by accident.
+        a loopback address (``localhost``, 127.0.0.0/8, ``::1``): a key never crosses a network
+        in clear text by accident.
         """
         if self.host == "*":
             return True
@@ -527,14 +533,37 @@ class AllowEntry:
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# The authority of a URL (RFC 3986: after "//", up to the first "/", "?" or "#"), and the host
+# characters accepted in it: a DNS name or an IP literal. Anything else (a backslash, "%",
+# whitespace, "@") is refused rather than guessed: parsers disagree on such hosts, and the one
+# the allow-list asks must be the one the HTTP client connects with.
+_AUTHORITY = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
+_ASCII_HOST = re.compile(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]")
 
 
 def _is_loopback(host: str) -> bool:
-    return host == "localhost" or host == "::1" or host.startswith("127.")
+    """Whether ``host`` is ``localhost`` or a loopback IP literal (not a name like 127.x.com)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _entry_host(host: str) -> str:
+    """An allow-list host as the client sends it: lower-case, no trailing dot, IDNA-encoded."""
+    host = host.rstrip(".")
+    if host.isascii():
+        return host
+    try:
+        return _normalised_url(f"https://{host}/").split("/")[2]
+    except (requests.RequestException, ValueError):
+        return host  # can never match: every URL host sent is ASCII
 
 
 def _host_patterns(hosts: Iterable[str]) -> frozenset[AllowEntry]:
-    """Allow-list entries, lower-cased, trailing dots removed."""
+    """Allow-list entries, lower-cased, trailing dots removed, IDNA-encoded."""
     entries = set()
     for raw in hosts:
         entry = raw.strip().lower()
@@ -549,48 +578,108 @@ def _host_patterns(hosts: Iterable[str]) -> frozenset[AllowEntry]:
         except ValueError:
             port = None
         if parts.hostname:
-            entries.add(AllowEntry(parts.hostname.rstrip("."), parts.scheme or None, port))
+            wildcard, host = ("*.", parts.hostname[2:]) if parts.hostname.startswith("*.") \
+                else ("", parts.hostname)
+            entries.add(AllowEntry(wildcard + _entry_host(host), parts.scheme or None, port))
     return frozenset(entries)
 
 
+def _target(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) that urllib3 connects to for a URL already prepared by requests."""
+    parsed = parse_url(url)
+    scheme = (parsed.scheme or "").lower()
+    host = (parsed.host or "").lower().rstrip(".").removeprefix("[").removesuffix("]")
+    return scheme, host, parsed.port or _DEFAULT_PORTS.get(scheme, 0)
+
+
 def host_allowed(url: str, entries: frozenset[AllowEntry]) -> bool:
-    """Whether ``url`` (already checked to be http(s) with a host) matches an entry."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower().rstrip(".")
-    port = parts.port or _DEFAULT_PORTS[scheme]
-    return any(entry.admits(scheme, host, port) for entry in entries)
+    """Whether the host and port the client connects to for ``url`` (as prepared by requests)
+    match an entry."""
+    scheme, host, port = _target(url)
+    return scheme in _DEFAULT_PORTS and any(
+        entry.admits(scheme, host, port) for entry in entries
+    )
+
+
+def _bad_url(reason: str = "") -> ParameterError:
+    return ParameterError(f"URL is not a valid URL{reason}", parameter="URL")
+
+
+def _split_authority(authority: str) -> tuple[str, str]:
+    """(host, port text) of an authority without user info; an error for a malformed one."""
+    if authority.startswith("["):
+        host, bracket, rest = authority.partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise _bad_url()
+        return host + "]", rest[1:]
+    host, _, port = authority.partition(":")
+    if ":" in port:
+        raise _bad_url()
+    return host, port
+
+
+def _check_host(host: str) -> None:
+    """Refuse a host outside RFC 3986's DNS names and IP literals (or an IDN that Unicode
+    normalisation would change, such as full-width letters)."""
+    if host.isascii():
+        if not _ASCII_HOST.fullmatch(host):
+            raise _bad_url(": its host name holds characters a host name cannot have")
+        return
+    if unicodedata.normalize("NFKC", host) != host or not all(
+        c.isalnum() or c in ".-" for c in host
+    ):
+        raise _bad_url(": its host name holds characters a host name cannot have")
 
 
 @functools.lru_cache(maxsize=256)  # the same few URLs on every call; errors are not cached
 def _check_url(url: str, allowed: frozenset[AllowEntry] | None) -> str:
-    """``url`` stripped, or an error for a URL we must not call (raised before any send)."""
+    """The URL to send, as requests prepares it, or an error for a URL we must not call
+    (raised before any send).
+
+    The URL is parsed once, by the client's own parser (urllib3's ``parse_url``, through
+    requests' preparation), and the allow-list judges the host and port of that prepared URL,
+    the very one that is sent; hosts any parser could read differently are refused first.
+    """
     url = url.strip()
-    if _BAD_HEADER_CHARS.search(url) or " " in url:
-        raise ParameterError("URL is not a valid URL", parameter="URL")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        raise ParameterError("URL is not a valid URL", parameter="URL") from None
-    if parts.scheme.lower() not in ("http", "https"):
+    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in url):
+        raise _bad_url()
+    scheme = url.partition(":")[0].lower() if ":" in url else ""
+    if scheme not in _DEFAULT_PORTS:
         raise UrlNotAllowed("URL must start with http:// or https://", parameter="URL")
-    if "@" in parts.netloc:
+    found = _AUTHORITY.match(url)
+    if found is None:
+        raise _bad_url()
+    authority = found.group(1)
+    if "@" in authority:
         raise UrlNotAllowed(
             "URL must not contain a user name or password; pass the key as API_KEY",
             parameter="URL",
         )
+    host, port = _split_authority(authority)
     if not host:
         raise ParameterError("URL has no host name", parameter="URL")
-    if allowed is not None and not host_allowed(url, allowed):
+    _check_host(host)
+    if port and not (port.isdigit() and port.isascii() and 0 < int(port) < 65536):
+        raise _bad_url(": its port must be a number from 1 to 65535")
+    try:
+        prepared = _normalised_url(url)
+        target = _target(prepared)
+        split = urlsplit(prepared)
+        agreed = (split.hostname or "").rstrip(".") == target[1] and (
+            split.port or _DEFAULT_PORTS[target[0]]
+        ) == target[2]
+    except (requests.RequestException, LocationParseError, ValueError):
+        raise _bad_url() from None
+    if not agreed:  # requests picks its connection pool by urlsplit's reading of the URL
+        raise _bad_url()
+    if allowed is not None and not host_allowed(prepared, allowed):
         raise UrlNotAllowed(
-            f"URL {parts.scheme}://{parts.netloc} is not allowed; add it to the "
+            f"URL {scheme}://{authority} is not allowed; add it to the "
             "WorkflowAppAllowedHosts setting to let applications call it (plain http only to "
-            "loopback hosts, or when the entry says http://)",
+            "loopback addresses, or when the entry says http://)",
             parameter="URL",
         )
-    return url
+    return prepared
 
 
 def safe_url(url: str) -> str:
