@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +13,8 @@ import pytest
 from tests.fakes.server import FakeOpenAI
 from tests.helpers import SECRET_KEY
 from workflowapp import cli
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_apps_lists_every_application(capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,7 +74,31 @@ def test_serve_execs_gunicorn_with_the_config(monkeypatch: pytest.MonkeyPatch) -
     assert argv[1:3] == ["-m", "gunicorn"]
     assert "127.0.0.1:8123" in argv and "3" in argv
     assert argv[-1] == "workflowapp:create_app()"
-    assert argv[argv.index("--config") + 1].endswith("config/gunicorn.conf.py")
+    assert argv[argv.index("--config") + 1] == str(cli.CONFIG)
+    assert cli.CONFIG.parent.name == "workflowapp", "the measured configuration ships inside"
+
+
+def test_serve_takes_a_configuration_of_ones_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr("workflowapp.cli.os.execv", lambda path, argv: seen.update(argv=argv))
+    assert cli.main(["serve", "--config", "/etc/workflowapp/gunicorn.conf.py"]) == 0
+    assert seen["argv"][seen["argv"].index("--config") + 1] == "/etc/workflowapp/gunicorn.conf.py"
+
+
+def test_serve_imports_nothing_of_the_application_before_gunicorn() -> None:
+    script = (
+        "import os, sys\n"
+        "def execv(path, argv):\n"
+        "    print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in\n"
+        "        ('workflowapp', 'flask', 'werkzeug', 'lxml', 'requests', 'prometheus_client'))))\n"
+        "    sys.exit(0)\n"
+        "os.execv = execv\n"
+        "from workflowapp.cli import main\n"
+        "main(['serve'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT, check=True)
+    assert done.stdout.split() == ["workflowapp", "workflowapp.cli"]
 
 
 def test_serve_leaves_the_bind_to_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,3 +131,33 @@ def test_call_with_a_file_and_basic_auth(
     assert cli.main(["call", "OPENAITRANSCRIPTION", f"FILE={audio}"]) == 0
     assert "TEXT = Hello world." in capsys.readouterr().out
     assert fake_openai.last_request.files["file"].filename == "note.wav"
+
+
+@pytest.mark.parametrize("argv", [["apps", "NOPE"], ["apps", "NOPE", "--json"]])
+def test_apps_unknown_exits_2_without_a_traceback(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "NOPE" in err and "Traceback" not in err
+
+
+def test_apps_into_a_closed_pipe_ends_quietly() -> None:
+    """`workflowapp apps | head -1`: the reader leaves early; no BrokenPipeError."""
+    with subprocess.Popen([sys.executable, "-m", "workflowapp.cli", "apps", "--json"], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # the reader has gone before the listing is written
+        err = process.stderr.read().decode()
+        assert process.wait(timeout=60) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_call_refuses_a_half_set_credential_pair(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WorkflowAppUsername", "wfgen")
+    monkeypatch.delenv("WorkflowAppPassword", raising=False)
+    assert cli.main(["call", "ECHO", "A=1"]) == 2
+    err = capsys.readouterr().err
+    assert "WorkflowAppPassword" in err and "Traceback" not in err
