@@ -161,3 +161,71 @@ def test_call_refuses_a_half_set_credential_pair(
     assert cli.main(["call", "ECHO", "A=1"]) == 2
     err = capsys.readouterr().err
     assert "WorkflowAppPassword" in err and "Traceback" not in err
+
+
+def test_config_shows_values_sources_and_masks_secrets(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("WorkflowAppReadTimeout=30\nOpenAIChatLogLevl=3\n"
+                                   "WORKFLOWAPP_BIND=0.0.0.0:8123\n", encoding="utf-8")
+    (tmp_path / "web.config").write_text(
+        '<configuration><appSettings><add key="WorkflowAppDeadline" value="60"/>'
+        '<add key="WorkflowGenPassword" value="gql-secret-99"/></appSettings></configuration>',
+        encoding="utf-8")
+    monkeypatch.setenv("OpenAIApiKey", SECRET_KEY)
+    monkeypatch.setenv("AnthropicApiUrl", "https://proxy.example/v1/messages")
+    assert cli.main(["config"]) == 0
+    rows = {line.split()[0]: line.split(None, 2)[1:] for line in
+            capsys.readouterr().out.splitlines() if line and not line.startswith(("warning",
+                                                                                  "start-up"))}
+    out = "\n".join(" ".join(v) for v in rows.values())
+    assert SECRET_KEY not in out and "gql-secret-99" not in out
+    assert rows["OpenAIApiKey"] == ["environment", "******** (secret)"]
+    assert rows["WorkflowGenPassword"] == ["web.config", "******** (secret)"]
+    assert rows["WorkflowAppReadTimeout"] == [".env", "30"]
+    assert rows["WorkflowAppDeadline"] == ["web.config", "60"]
+    assert rows["WorkflowAppMaxRetries"] == ["default", "2"]
+    assert rows["AnthropicChatApiUrl"] == ["environment", "https://proxy.example/v1/messages"]
+    assert rows["MistralApiKey"] == ["default", "(not set)"]
+    assert rows["WORKFLOWAPP_BIND"] == [".env", "0.0.0.0:8123"]
+    assert rows["EchoLogLevel"] == ["default", "(not set)"]
+
+
+def test_config_flags_unknown_names_and_refuses_a_half_pair(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OpenAIChatLogLevl", "3")
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
+    assert cli.main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: OpenAIChatLogLevl: unknown setting; did you mean OpenAIChatLogLevel?" in out
+    assert "warning: OPENAI_API_KEY" in out and SECRET_KEY not in out
+    assert out.rstrip().endswith("start-up check: passed with warnings")
+    monkeypatch.setenv("WorkflowAppPassword", "pw-0123456")
+    assert cli.main(["config"]) == 1
+    out = capsys.readouterr().out
+    assert "error: WorkflowAppPassword is set but WorkflowAppUsername is not" in out
+    assert "pw-0123456" not in out
+
+
+def test_the_served_configuration_reads_dot_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """WORKFLOWAPP_BIND/WORKFLOWAPP_WORKERS in ./.env count, below the environment."""
+    import runpy
+
+    from workflowapp import serving
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(serving, "metrics_folder", lambda: str(tmp_path))  # no global change
+    (tmp_path / ".env").write_text("WORKFLOWAPP_BIND=0.0.0.0:8123\nWORKFLOWAPP_WORKERS=3\n",
+                                   encoding="utf-8")
+    monkeypatch.setenv("WORKFLOWAPP_WORKERS", "5")
+    serving.settings.cache_clear()
+    try:
+        conf = runpy.run_path(str(cli.CONFIG))
+    finally:
+        serving.settings.cache_clear()
+    assert conf["bind"] == ["0.0.0.0:8123"] and conf["workers"] == 5
+    assert conf["worker_class"] == "gevent" and conf["timeout"] == 960

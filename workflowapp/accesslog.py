@@ -27,18 +27,27 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.:\[\]-]")  # a field never breaks the line (
 
 
 class AccessLog:
-    """The observer: formats a ``CallEnded`` into one line and writes it with one write."""
+    """The observer: formats a ``CallEnded`` into one line and writes it with one write, to a
+    stream, or appended to a file opened for that line (so logrotate needs no signal and
+    several worker processes share the file)."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO | None = None, path: str | None = None) -> None:
         self.stream = stream
+        self.path = path
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, CallEnded):
-            line = format_line(event)
-            with self._lock:
-                self.stream.write(line + "\n")
-                self.stream.flush()
+        if not isinstance(event, CallEnded):
+            return
+        line = format_line(event) + "\n"
+        if self.path is not None:
+            with open(self.path, "a", encoding="utf-8") as file:
+                file.write(line)
+            return
+        stream = self.stream or sys.stderr
+        with self._lock:
+            stream.write(line)
+            stream.flush()
 
 
 def format_line(event: CallEnded, now: datetime | None = None) -> str:
@@ -53,7 +62,7 @@ def format_line(event: CallEnded, now: datetime | None = None) -> str:
 
 
 def _safe(text: str) -> str:
-    return _UNSAFE.sub("_", text)[:64]
+    return _UNSAFE.sub("_", text)[:64] or "-"
 
 
 def open_access_log(value: str | None) -> AccessLog | None:
@@ -62,11 +71,13 @@ def open_access_log(value: str | None) -> AccessLog | None:
     if choice.lower() in OFF:
         return None
     if choice.lower() in ON:
-        return AccessLog(sys.stderr)
+        return AccessLog()
     try:
-        return AccessLog(open(choice, "a", encoding="utf-8"))  # noqa: SIM115 - kept open
+        with open(choice, "a", encoding="utf-8"):
+            pass  # writable now, or a clear error at start-up rather than at each call
     except OSError as exc:
         raise ConfigurationError(
             f"WorkflowAppAccessLog: cannot append to {choice!r} ({exc.strerror}); give a "
             "writable file path, on (stderr) or off."
         ) from None
+    return AccessLog(path=choice)
