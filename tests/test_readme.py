@@ -8,7 +8,7 @@ from pathlib import Path
 from workflowapp.apps import registry
 from workflowapp.apps.call import InternalError
 from workflowapp.cli import markdown_table
-from workflowapp.errors import ERROR_CODES
+from workflowapp.errors import ERROR_CODES, AppError
 from workflowapp.settings import SCHEMA
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -52,3 +52,25 @@ if __name__ == "__main__":
     head, _, rest = content.partition(start)
     _, _, tail = rest.partition(end)
     README.write_text(f"{head}{start}{generated_tables()}\n{end}{tail}", encoding="utf-8")
+
+
+def _error_tree() -> dict[str, int]:
+    """Every stable code of the error tree (``errors.py`` and any leaf defined elsewhere, such
+    as the runner's ``internal_error``), with its HTTP status."""
+    registry.all_apps()  # every module that may define an error is imported
+    found: dict[str, int] = {}
+    pending = list(AppError.__subclasses__())
+    while pending:
+        error = pending.pop()
+        pending += error.__subclasses__()
+        found[error.code] = error.status
+    return found
+
+
+def test_the_error_table_is_the_error_tree() -> None:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("### Errors as WorkflowGen sees them"):]
+    section = section[:section.index("\n## ")]
+    table = {code: int(status) for code, status in
+             re.findall(r"^\| `([a-z_]+)` \| (\d{3}) \|", section, re.MULTILINE)}
+    assert table == _error_tree()
