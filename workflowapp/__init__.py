@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     from .apps import registry
     from .apps.call import Services
     from .errors import ConfigurationError
+    from .events import Events
     from .settings import Settings
     from .upstream import Client
     from .web import create_app as create_web_app
@@ -42,11 +43,15 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         raise ConfigurationError(reason)
     for warning in checks.unknown_settings(settings, tuple(app_levels.values())):
         logging.getLogger("workflowapp.config").warning("%s", warning)
+    events = Events()
     client = client or Client(
         pool_size=settings.get_int("WorkflowAppPoolSize"),
         allowed_hosts=settings.allowed_hosts,
+        events=events,
     )
-    services = Services(settings, client)
+    if client.events is None:
+        client.listen(events)
+    services = Services(settings, client, client.events or events)
     access_log = open_access_log(settings.get("WorkflowAppAccessLog"))
     if access_log is not None:
         services.events.subscribe(access_log)
