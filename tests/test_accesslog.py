@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.fakes.openai_fake import FakeOpenAI, error_reply
 from tests.helpers import SECRET_KEY, out, param, post
 from workflowapp.accesslog import AccessLog, format_line, open_access_log
 from workflowapp.errors import ConfigurationError
@@ -80,3 +81,21 @@ def test_the_observer_ignores_other_events() -> None:
     stream = io.StringIO()
     AccessLog(stream)(object())  # type: ignore[arg-type]
     assert stream.getvalue() == ""
+
+
+def test_an_upstream_401_shows_its_status_in_both_logs(
+    tmp_path: Path, make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI
+) -> None:
+    """Not "(upstream None, 0 retries)": the status upstream answered is in the log line."""
+    path = tmp_path / "access.log"
+    client = make_client(WorkflowAppAccessLog=str(path), OpenAIChatLogLevel="2")
+    fake_openai.push(error_reply(401, {"error": {"message": "Incorrect API key provided",
+                                                 "type": "invalid_request_error",
+                                                 "code": "invalid_api_key"}}))
+    reply = post(client, "OPENAICHAT", param("MODEL", "m"), param("USER_MESSAGE", "hi"))
+    assert reply.status == 502
+    line = path.read_text(encoding="utf-8")
+    assert "status=502 code=upstream_error" in line and "upstream=401" in line
+    logged = "".join(p.read_text() for p in (tmp_path / "logs").iterdir())
+    assert "OPENAICHAT failed: upstream_error in" in logged
+    assert "(upstream 401, 0 retries)" in logged and "upstream None" not in logged

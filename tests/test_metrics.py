@@ -9,6 +9,7 @@ from collections.abc import Callable
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.fakes.openai_fake import FakeOpenAI, chat_reply, rate_limit_reply
 from tests.helpers import SECRET_KEY, out, param, post
 from workflowapp.events import CallEnded, CallStarted, HttpRejected, UpstreamAttempt, UpstreamRetry
 from workflowapp.metrics import NAMES, Metrics
@@ -103,3 +104,27 @@ def test_no_secret_or_content_in_the_metrics(client: FlaskClient) -> None:
     post(client, "ECHO", param("API_KEY", SECRET_KEY), param("A", "confidential-text"))
     text = client.get("/metrics").get_data(as_text=True)
     assert SECRET_KEY not in text and "confidential-text" not in text
+
+
+def test_upstream_attempts_retries_and_tokens_end_to_end(
+    client: FlaskClient, fake_openai: FakeOpenAI
+) -> None:
+    """The client's events and the call's figures reach /metrics: a 429, its retry, the 200
+    and the usage the answer reported (a loopback URL: provider ``compatible``)."""
+    fake_openai.push(rate_limit_reply(retry_after=0), chat_reply("Hi", usage=(12, 3, 15)))
+    reply = post(client, "OPENAICHAT", param("MODEL", "gpt-4o-mini"),
+                 param("USER_MESSAGE", "Hello"), out("RESULT_CONTENT"))
+    assert reply.status == 200
+    found = scrape(client)
+    assert found[("workflowapp_upstream_requests_total", (("provider", "compatible"),
+                                                          ("status", "429")))] == 1
+    assert found[("workflowapp_upstream_requests_total", (("provider", "compatible"),
+                                                          ("status", "200")))] == 1
+    assert found[("workflowapp_upstream_retries_total", (("provider", "compatible"),
+                                                         ("reason", "429")))] == 1
+    tokens = {labels: value for (name, labels), value in found.items()
+              if name == "workflowapp_tokens_total"}
+    assert tokens[(("app", "OPENAICHAT"), ("kind", "prompt"), ("model", "gpt-4o-mini"),
+                   ("provider", "compatible"))] == 12
+    assert tokens[(("app", "OPENAICHAT"), ("kind", "completion"), ("model", "gpt-4o-mini"),
+                   ("provider", "compatible"))] == 3
