@@ -115,3 +115,40 @@ def test_exposure(bind: str, exposed: bool) -> None:
         assert "spend the API key" in warning
     assert checks.exposure_warning([bind], Settings({"WorkflowAppUsername": "u",
                                                      "WorkflowAppPassword": "p"})) is None
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def warning(self, message: str, *args: object) -> None:
+        self.lines.append(message % args)
+
+
+class _Config:
+    def __init__(self, bind: list[str]) -> None:
+        self.bind = bind
+
+
+class _Server:
+    """What gunicorn's arbiter offers a hook: its log and its configuration."""
+
+    def __init__(self, bind: list[str]) -> None:
+        self.log = _Log()
+        self.cfg = _Config(bind)
+
+
+@pytest.mark.parametrize(("bind", "warned"), [(["0.0.0.0:8000"], True),
+                                              (["127.0.0.1:8000"], False)])
+def test_gunicorn_warns_when_anyone_can_spend_the_key(
+    monkeypatch: pytest.MonkeyPatch, bind: list[str], warned: bool
+) -> None:
+    from workflowapp import serving
+
+    monkeypatch.setattr(serving, "settings", lambda: Settings({}))
+    server = _Server(bind)
+    serving.when_ready(server)
+    assert bool(server.log.lines) is warned
+    if warned:
+        assert "anyone who can reach this port" in server.log.lines[0]
+        assert "spend the API key" in server.log.lines[0]

@@ -69,6 +69,9 @@ def _flag(name: str, default: bool) -> bool:
     return default if not raw else raw in ("1", "y", "yes", "true", "on")
 
 
+# The variables as they are now (gunicorn re-reads this file on HUP).
+serving.settings.cache_clear()
+
 # Where the workers' Prometheus metrics meet (GET /metrics sums them): created now, before a
 # preloaded application could import prometheus_client, and removed by on_exit.
 serving.metrics_folder()
