@@ -74,3 +74,17 @@ def test_the_error_table_is_the_error_tree() -> None:
     table = {code: int(status) for code, status in
              re.findall(r"^\| `([a-z_]+)` \| (\d{3}) \|", section, re.MULTILINE)}
     assert table == _error_tree()
+
+
+def test_the_env_sample_and_the_readme_agree_on_the_bind_address() -> None:
+    """WorkflowGen must reach the host: the sample binds where the packaged default does."""
+    root = README.parent
+    sample = (root / "config" / "example.env").read_text(encoding="utf-8")
+    binds = re.findall(r"^WORKFLOWAPP_BIND=(\S+)$", sample, re.MULTILINE)
+    conf = (root / "workflowapp" / "gunicorn_conf.py").read_text(encoding="utf-8")
+    default = re.search(r'_text\("WORKFLOWAPP_BIND", "([^"]+)"\)', conf)
+    assert default and binds == [default.group(1)] == ["0.0.0.0:8000"]
+    text = README.read_text(encoding="utf-8")
+    assert "`0.0.0.0:8000`, as `config/example.env`" in text
+    unit = (root / "config" / "workflowapp.service").read_text(encoding="utf-8")
+    assert "ExecStart=/opt/workflowapp/venv/bin/workflowapp serve" in unit
