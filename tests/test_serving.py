@@ -125,3 +125,16 @@ def test_a_half_set_pair_stops_the_master_before_any_worker(
     assert "refusing to start" in text and "Booting worker" not in text
     assert "pw-half-0123" not in text and "Traceback" not in text
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_killed_masters_metrics_folder_is_removed_at_the_next_start(tmp_path: Path) -> None:
+    from workflowapp import serving
+
+    dead = tmp_path / f"{serving.PREFIX}{2**22 + 12345}-abc"  # above any pid_max in use
+    alive = tmp_path / f"{serving.PREFIX}{os.getpid()}-def"
+    other = tmp_path / "workflowapp-metrics-notapid"
+    for folder in (dead, alive, other):
+        folder.mkdir()
+        (folder / "counter_1.db").write_bytes(b"")
+    serving._remove_orphans(tmp_path)
+    assert not dead.exists() and alive.exists() and other.exists()

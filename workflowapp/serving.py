@@ -2,7 +2,8 @@
 
 * :func:`metrics_folder` (called as the configuration loads, before a preloaded application
   imports prometheus_client): the folder in which the workers' Prometheus metrics meet
-  (``PROMETHEUS_MULTIPROC_DIR``), a fresh one per server start;
+  (``PROMETHEUS_MULTIPROC_DIR``), a fresh one per server start (the folders of masters that
+  were killed outright are removed then);
 * ``on_starting``: refuse to start on a configuration the start-up check refuses (before any
   worker boots, so nothing restarts in a loop);
 * ``when_ready``: warn when the host listens beyond the loopback without credentials;
@@ -20,12 +21,14 @@ import os
 import shutil
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from . import checks
 from .settings import Settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+PREFIX = "workflowapp-metrics-"
 
 
 @functools.cache
@@ -43,11 +46,29 @@ _created: list[str] = []  # the folder this process made (at most one)
 
 
 def metrics_folder() -> str:
-    """A fresh folder for the workers' metric files, exported before any worker forks."""
+    """A fresh folder for the workers' metric files, exported before any worker forks.
+
+    Its name carries the master's pid: a master killed outright (SIGKILL) cannot remove its
+    folder, so each start removes those of masters that no longer run."""
     if not _created:
-        _created.append(tempfile.mkdtemp(prefix="workflowapp-metrics-"))
-        os.environ[MULTIPROC_ENV] = _created[0]
+        _remove_orphans(Path(tempfile.gettempdir()))
+        folder = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")
+        _created.append(folder)
+        os.environ[MULTIPROC_ENV] = folder
     return _created[0]
+
+
+def _remove_orphans(parent: Path) -> None:
+    for folder in parent.glob(f"{PREFIX}*-*"):
+        pid = folder.name.removeprefix(PREFIX).partition("-")[0]
+        if not pid.isdigit() or folder.stat().st_uid != os.getuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            continue
 
 
 def on_starting(server: Any) -> None:

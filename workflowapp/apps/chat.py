@@ -1,10 +1,11 @@
 """OPENAICHAT: a chat completion, parameter for parameter like WorkflowGen 10's application.
 
 Messages are sent in the documented order: ``MESSAGE_HISTORY``, ``MESSAGE_JSON``, the numbered
-``MESSAGE_ROLEx``/``MESSAGE_CONTENTx`` pairs, ``SYSTEM_MESSAGE``, ``USER_MESSAGE``. Every input
-is checked before anything is sent. The answer fills the documented OUT parameters; with a JSON
-response format, each top-level property of the (schema-validated) answer also fills the
-declared OUT parameter of the same name.
+``MESSAGE_ROLEx``/``MESSAGE_CONTENTx`` pairs, ``SYSTEM_MESSAGE``, ``USER_MESSAGE`` (with the
+attachments' parts after its text, or in a user message of their own: :mod:`.chat_files`).
+Every input is checked, and every attachment read, before anything is sent. The answer fills
+the documented OUT parameters; with a JSON response format, each top-level property of the
+(schema-validated) answer also fills the declared OUT parameter of the same name.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from ..attachments import Accepts
 from ..errors import (
     BadUpstreamAnswer,
     ContentFiltered,
@@ -22,9 +24,10 @@ from ..errors import (
     SchemaMismatch,
     Truncated,
 )
-from ..messages import Message, parse_messages
+from ..messages import Message, TextPart, parse_messages
 from ..upstream import ChatRequest, ChatResult, Choice, Provider, ResponseFormat, Tool, send_chat
 from ..upstream.chat import EFFORTS
+from . import chat_files
 from .call import Call
 from .registry import (
     API_KEY,
@@ -109,6 +112,7 @@ PARAMS = (
     Param("MESSAGE_HISTORY", TEXT, INOUT,
           "The conversation (OpenAI messages JSON, whatever the provider); returned with this "
           "call's messages and the first choice's assistant message appended."),
+    *chat_files.PARAMS,
     *COMMON,
     *UPSTREAM_COMMON,
     Param("RESULT", TEXT, OUT, "The upstream response JSON, as received."),
@@ -135,7 +139,7 @@ PARAMS = (
 def run(call: Call) -> None:
     """Build the neutral request, send it through the provider's adapter, fill the outputs."""
     endpoint = call.endpoint("OpenAIChatApiUrl", DEFAULT_URL, provider_urls=PROVIDER_URLS)
-    messages, history, sent = build_messages(call)
+    messages, history, sent = build_messages(call, chat_files.accepts(endpoint.provider))
     request = chat_request(call, messages, endpoint.provider)
     result = send_chat(call.services.client, endpoint, request,
                        profiles=call.services.profiles, log=call.log)
@@ -149,16 +153,26 @@ def run(call: Call) -> None:
 # --- messages ---------------------------------------------------------------------------
 
 
-def build_messages(call: Call) -> tuple[list[Message], list[Any], list[Message]]:
-    """(all messages, the received history as given, the messages added by this call)."""
+def build_messages(call: Call, accepts: Accepts
+                   ) -> tuple[list[Message], list[Any], list[Message]]:
+    """(all messages, the received history as given, the messages added by this call as the
+    returned history keeps them: attachments as placeholders unless ATTACHMENTS_IN_HISTORY=Y)."""
     raw_history = call.json_input("MESSAGE_HISTORY")
     history = parse_messages(raw_history, "MESSAGE_HISTORY")
     sent = parse_messages(call.json_input("MESSAGE_JSON"), "MESSAGE_JSON")
     sent += _numbered_messages(call)
-    for name, role in (("SYSTEM_MESSAGE", "system"), ("USER_MESSAGE", "user")):
-        text = call.text(name)
-        if text is not None:
-            sent.append(Message(role, text))
+    text = call.text("SYSTEM_MESSAGE")
+    if text is not None:
+        sent.append(Message("system", text))
+    kept = list(sent)
+    text, files = call.text("USER_MESSAGE"), chat_files.user_parts(call, accepts)
+    if files.sent:
+        head = (TextPart(text),) if text is not None else ()
+        sent.append(Message("user", head + tuple(files.sent)))
+        kept.append(Message("user", head + tuple(files.kept)))
+    elif text is not None:
+        sent.append(Message("user", text))
+        kept.append(sent[-1])
     messages = history + sent
     if not messages:
         raise ParameterError(
@@ -168,7 +182,7 @@ def build_messages(call: Call) -> tuple[list[Message], list[Any], list[Message]]
         )
     received = raw_history if isinstance(raw_history, list) else \
         [raw_history] if raw_history is not None else []
-    return messages, received, sent
+    return messages, received, kept
 
 
 def _numbered_messages(call: Call) -> list[Message]:
