@@ -10,7 +10,7 @@ per call, and the peak RSS and PSS of all host processes (master + workers, samp
     python bench/capacity.py [--quick] [--compare [MODEL,...]] [--levels 200,1000]
 
 ``--compare`` runs the serving models of ``bench.common.MODELS`` (gevent, gthread, sync,
-waitress...) one after the other, as used to choose config/gunicorn.conf.py.
+waitress...) one after the other, as used to choose workflowapp/gunicorn_conf.py.
 """
 
 from __future__ import annotations

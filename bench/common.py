@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
-CONFIG = ROOT / "config" / "gunicorn.conf.py"
+CONFIG = ROOT / "workflowapp" / "gunicorn_conf.py"
 PYTHON = sys.executable
 HOST = "127.0.0.1"
 API_KEY = "sk-bench-0123456789abcdefABCDEF"
@@ -258,7 +258,7 @@ def host_env(workdir: Path, fake: Service, extra: Mapping[str, str] | None = Non
 
 @dataclass(frozen=True)
 class ServerModel:
-    """One way of serving the host: gunicorn with config/gunicorn.conf.py and env overrides,
+    """One way of serving the host: gunicorn with workflowapp/gunicorn_conf.py and env overrides,
     or waitress (what IIS runs)."""
 
     name: str
@@ -286,8 +286,9 @@ class ServerModel:
         ]
 
 
-#: The chosen model: exactly what config/gunicorn.conf.py does by default.
-CHOSEN = ServerModel("gunicorn gevent (chosen)", note="config/gunicorn.conf.py defaults")
+#: The chosen model: exactly what workflowapp/gunicorn_conf.py does by default.
+CHOSEN = ServerModel("gunicorn gevent (chosen)",
+                     note="workflowapp/gunicorn_conf.py defaults")
 
 #: The serving models compared by ``capacity.py --compare``.
 MODELS: dict[str, ServerModel] = {

@@ -1,153 +1,17 @@
-"""gunicorn settings of the workflowapp host (``workflowapp serve`` uses this file).
+"""A sample gunicorn configuration that overrides the host's measured one (optional).
 
-Chosen by measurement (``bench/capacity.py --compare``; figures in ``bench/README.md`` and
-README.md "Hosting"). A workflow call spends >99 % of its time waiting for the LLM, so the
-host must hold many idle calls cheaply. On 2 cores, with 1,000 concurrent calls to an upstream
-answering in 2 s: gevent workers (one greenlet per call) kept the direct rate (99-100 % in
-five runs, 0 errors, p99 2.04 s, ~150 MiB PSS for master + 2 workers, ~1.8 ms CPU per call);
-gthread (2 x 500 threads) reached 90-95 % with a 2.9-s p99 and more CPU per call; waitress
-(1 process x 1,000 threads) 77-98 % with a p99 up to 7 s; sync workers serve one call per
-process (5 workers: 2.5 calls/s, the rest time out).
-
-Every value can be overridden without editing this file, by environment variables (systemd
-``Environment=``, ``config/example.env``) or by gunicorn's own command-line flags:
-
-==============================  ==========================  ======================================
-variable                        default                     meaning
-==============================  ==========================  ======================================
-WORKFLOWAPP_BIND                0.0.0.0:8000                address:port (or unix:/path)
-WORKFLOWAPP_WORKERS             number of CPUs              worker processes
-WORKFLOWAPP_WORKER_CLASS        gevent                      gevent | gevent_pywsgi | gthread | sync
-WORKFLOWAPP_WORKER_CONNECTIONS  1000                        concurrent calls per gevent worker
-WORKFLOWAPP_THREADS             1                           threads per gthread worker
-WORKFLOWAPP_TIMEOUT             960                         worker heartbeat timeout (s)
-WORKFLOWAPP_GRACEFUL_TIMEOUT    120                         time in-flight calls get on restart
-WORKFLOWAPP_KEEPALIVE           5                           idle keep-alive connection (s)
-WORKFLOWAPP_PRELOAD             0                           1: load the app in the master
-WORKFLOWAPP_ACCESSLOG           (off)                       ``-`` for stdout, or a file path
-WORKFLOWAPP_FORWARDED_ALLOW_IPS 127.0.0.1,::1               proxies trusted for X-Forwarded-*
-WORKFLOWAPP_GUNICORN_LOGLEVEL   info                        gunicorn's own log (stderr)
-==============================  ==========================  ======================================
-
-The host's own settings (OpenAIApiKey, WorkflowAppPoolSize...) come from web.config/.env/the
-environment as usual; keep ``WorkflowAppPoolSize`` (pooled upstream connections per worker,
-default 1000) at least equal to ``WORKFLOWAPP_WORKER_CONNECTIONS``, or calls beyond the pool
-open and drop a new upstream connection (and TLS handshake) each time.
+``workflowapp serve`` already uses the configuration shipped inside the package
+(``workflowapp/gunicorn_conf.py``: gevent workers, one per core, 1,000 calls each, 960 s
+heartbeat), and every value there has a ``WORKFLOWAPP_*`` variable (``config/example.env``), so
+most installations need no file at all. When you do need one (a gunicorn setting without a
+variable, a hook of your own), start from this file and give its path to
+``workflowapp serve --config /etc/workflowapp/gunicorn.conf.py`` or ``WORKFLOWAPP_GUNICORN_CONF``:
+it keeps every measured value and hook (start-up check, metrics folder) and changes only what
+you add below.
 """
 
-from __future__ import annotations
+from workflowapp.gunicorn_conf import *  # noqa: F403  (the measured settings and hooks)
 
-import contextlib
-import ctypes
-import os
-import resource
-
-
-def _text(name: str, default: str) -> str:
-    return os.environ.get(name, "").strip() or default
-
-
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    return int(raw) if raw else default
-
-
-def _flag(name: str, default: bool) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    return default if not raw else raw in ("1", "y", "yes", "true", "on")
-
-
-# --- sockets ----------------------------------------------------------------------------------
-
-bind = [_text("WORKFLOWAPP_BIND", "0.0.0.0:8000")]
-# Connections waiting to be accepted. A burst of 1,000 WorkflowGen actions must not be refused
-# while workers accept; the kernel caps it at net.core.somaxconn (4096 on recent kernels).
-backlog = 2048
-
-# --- workers ----------------------------------------------------------------------------------
-
-# gevent: one greenlet per call; a call waiting for the LLM costs ~50 KiB (with its two
-# sockets) and no CPU. "gevent_pywsgi" measured ~0.07 ms less CPU per call, but gevent's pywsgi
-# never closes an idle kept-alive connection (each holds a pool slot); this worker closes them
-# after `keepalive` seconds.
-worker_class = _text("WORKFLOWAPP_WORKER_CLASS", "gevent")
-# One worker per core: the per-call CPU (HTTP, Flask, JSON, TLS) is spread over the cores (at
-# 1,000 calls all starting at once, one worker measured 89 % of the direct rate, two 93 %) and
-# a worker that dies takes only its share of the calls in flight with it. More workers than
-# cores only add memory (~45 MiB each).
-workers = _int("WORKFLOWAPP_WORKERS", os.cpu_count() or 1)
-# Concurrent calls per gevent worker (gevent's pool size); beyond it, connections wait in the
-# backlog. 2 workers x 1000 = 2,000 calls in flight.
-worker_connections = _int("WORKFLOWAPP_WORKER_CONNECTIONS", 1000)
-# Only used by the gthread class (WORKFLOWAPP_WORKER_CLASS=gthread): threads per worker.
-threads = _int("WORKFLOWAPP_THREADS", 1)
-
-# --- time limits ------------------------------------------------------------------------------
-
-# Heartbeat: a worker silent this long is killed and replaced. gevent (and gthread) workers
-# beat from their event loop every second, whatever their calls are waiting for, so this only
-# catches a worker whose loop is stuck; it still outlasts the longest call the host allows
-# (WorkflowAppDeadline, 900 s) in case someone switches to sync workers, which cannot beat
-# while a call runs.
-timeout = _int("WORKFLOWAPP_TIMEOUT", 960)
-# On SIGTERM/SIGHUP (systemctl stop/reload, deploys) workers stop accepting and give calls in
-# flight this long to finish; most LLM answers come within 2 minutes. systemd's TimeoutStopSec
-# must be longer (config/workflowapp.service: 150 s).
-graceful_timeout = _int("WORKFLOWAPP_GRACEFUL_TIMEOUT", 120)
-# Idle keep-alive connections hold a gevent pool slot and delay a graceful stop, so keep them
-# short. Behind nginx, the upstream keepalive_timeout must be shorter (config/nginx.conf: 4 s)
-# so that nginx, not gunicorn, closes idle connections and no request races a close.
-keepalive = _int("WORKFLOWAPP_KEEPALIVE", 5)
-
-# --- application loading ----------------------------------------------------------------------
-
-# Each worker imports the application itself, after gevent has patched it (gunicorn's
-# standard order). Preloading in the master was measured to save no memory (PSS 93 vs 91 MiB
-# idle, 148 vs 147 MiB with 1,000 calls in flight: CPython's reference counts dirty the
-# shared pages) and would need gevent patched in the master; without it, ``systemctl reload``
-# (SIGHUP) starts new workers on new code and settings while the old ones finish their calls.
-# WORKFLOWAPP_PRELOAD=1 preloads anyway (import errors then stop the master at once).
-preload_app = _flag("WORKFLOWAPP_PRELOAD", False)
-if preload_app and worker_class.startswith("gevent"):
-    # Preloaded code imports requests/urllib3/ssl before gunicorn patches the worker: patch
-    # here, in the master, first.
-    from gevent import monkey
-
-    monkey.patch_all()
-
-# The heartbeat file is fchmod'ed every second; on tmpfs that never blocks on a busy disk.
-worker_tmp_dir = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-# Workers are not recycled: an in-flight LLM call would have to finish within graceful_timeout.
-max_requests = 0
-
-# --- logs and proxies -------------------------------------------------------------------------
-
-# The host logs each call itself (WorkflowAppLogPath, per-application levels); gunicorn's
-# access line would be a second line per call, so it is off unless asked for.
-accesslog = os.environ.get("WORKFLOWAPP_ACCESSLOG", "").strip() or None
-errorlog = "-"
-loglevel = _text("WORKFLOWAPP_GUNICORN_LOGLEVEL", "info")
-forwarded_allow_ips = _text("WORKFLOWAPP_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
-proc_name = "workflowapp"
-# gunicorn's runtime control socket (gunicornc) is not used; not creating it keeps two
-# instances on one machine from fighting over ~/.gunicorn/gunicorn.ctl.
-control_socket_disable = True
-
-# --- limits -----------------------------------------------------------------------------------
-
-# Each call in flight holds two sockets (WorkflowGen's and the upstream one): raise the
-# open-file soft limit to the hard limit (systemd unit: LimitNOFILE=65536). Workers inherit it.
-_soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-_wanted = 65536 if _hard == resource.RLIM_INFINITY else min(65536, _hard)
-if _soft < _wanted:
-    resource.setrlimit(resource.RLIMIT_NOFILE, (_wanted, _hard))
-
-# --- memory -----------------------------------------------------------------------------------
-
-# glibc raises its mmap threshold each time a large block is freed (up to 32 MiB); blocks below
-# it then come from the heap, which is not given back to the system. A worker that read a
-# 28 MB context then stayed ~30 MiB larger and peaked higher: bench/bigcontext.py measured
-# 6.7x the body's size in peak added memory, 5.5x with the threshold fixed at glibc's initial
-# 128 KiB (set here, in the master, before the workers are forked; a no-op without glibc).
-with contextlib.suppress(OSError, AttributeError):
-    ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
+# Examples (uncomment to use):
+# bind = ["127.0.0.1:8000"]          # behind nginx on this machine
+# limit_request_field_size = 16380   # a gunicorn setting without a WORKFLOWAPP_* variable

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +13,8 @@ import pytest
 from tests.fakes.server import FakeOpenAI
 from tests.helpers import SECRET_KEY
 from workflowapp import cli
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_apps_lists_every_application(capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,7 +74,31 @@ def test_serve_execs_gunicorn_with_the_config(monkeypatch: pytest.MonkeyPatch) -
     assert argv[1:3] == ["-m", "gunicorn"]
     assert "127.0.0.1:8123" in argv and "3" in argv
     assert argv[-1] == "workflowapp:create_app()"
-    assert argv[argv.index("--config") + 1].endswith("config/gunicorn.conf.py")
+    assert argv[argv.index("--config") + 1] == str(cli.CONFIG)
+    assert cli.CONFIG.parent.name == "workflowapp", "the measured configuration ships inside"
+
+
+def test_serve_takes_a_configuration_of_ones_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr("workflowapp.cli.os.execv", lambda path, argv: seen.update(argv=argv))
+    assert cli.main(["serve", "--config", "/etc/workflowapp/gunicorn.conf.py"]) == 0
+    assert seen["argv"][seen["argv"].index("--config") + 1] == "/etc/workflowapp/gunicorn.conf.py"
+
+
+def test_serve_imports_nothing_of_the_application_before_gunicorn() -> None:
+    script = (
+        "import os, sys\n"
+        "def execv(path, argv):\n"
+        "    print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in\n"
+        "        ('workflowapp', 'flask', 'werkzeug', 'lxml', 'requests', 'prometheus_client'))))\n"
+        "    sys.exit(0)\n"
+        "os.execv = execv\n"
+        "from workflowapp.cli import main\n"
+        "main(['serve'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT, check=True)
+    assert done.stdout.split() == ["workflowapp", "workflowapp.cli"]
 
 
 def test_serve_leaves_the_bind_to_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,3 +131,101 @@ def test_call_with_a_file_and_basic_auth(
     assert cli.main(["call", "OPENAITRANSCRIPTION", f"FILE={audio}"]) == 0
     assert "TEXT = Hello world." in capsys.readouterr().out
     assert fake_openai.last_request.files["file"].filename == "note.wav"
+
+
+@pytest.mark.parametrize("argv", [["apps", "NOPE"], ["apps", "NOPE", "--json"]])
+def test_apps_unknown_exits_2_without_a_traceback(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "NOPE" in err and "Traceback" not in err
+
+
+def test_apps_into_a_closed_pipe_ends_quietly() -> None:
+    """`workflowapp apps | head -1`: the reader leaves early; no BrokenPipeError."""
+    with subprocess.Popen([sys.executable, "-m", "workflowapp.cli", "apps", "--json"], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # the reader has gone before the listing is written
+        err = process.stderr.read().decode()
+        assert process.wait(timeout=60) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_call_refuses_a_half_set_credential_pair(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WorkflowAppUsername", "wfgen")
+    monkeypatch.delenv("WorkflowAppPassword", raising=False)
+    assert cli.main(["call", "ECHO", "A=1"]) == 2
+    err = capsys.readouterr().err
+    assert "WorkflowAppPassword" in err and "Traceback" not in err
+
+
+def test_config_shows_values_sources_and_masks_secrets(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("WorkflowAppReadTimeout=30\nOpenAIChatLogLevl=3\n"
+                                   "WORKFLOWAPP_BIND=0.0.0.0:8123\n", encoding="utf-8")
+    (tmp_path / "web.config").write_text(
+        '<configuration><appSettings><add key="WorkflowAppDeadline" value="60"/>'
+        '<add key="WorkflowGenPassword" value="gql-secret-99"/></appSettings></configuration>',
+        encoding="utf-8")
+    monkeypatch.setenv("OpenAIApiKey", SECRET_KEY)
+    monkeypatch.setenv("AnthropicApiUrl", "https://proxy.example/v1/messages")
+    assert cli.main(["config"]) == 0
+    rows = {line.split()[0]: line.split(None, 2)[1:] for line in
+            capsys.readouterr().out.splitlines() if line and not line.startswith(("warning",
+                                                                                  "start-up"))}
+    out = "\n".join(" ".join(v) for v in rows.values())
+    assert SECRET_KEY not in out and "gql-secret-99" not in out
+    assert rows["OpenAIApiKey"] == ["environment", "******** (secret)"]
+    assert rows["WorkflowGenPassword"] == ["web.config", "******** (secret)"]
+    assert rows["WorkflowAppReadTimeout"] == [".env", "30"]
+    assert rows["WorkflowAppDeadline"] == ["web.config", "60"]
+    assert rows["WorkflowAppMaxRetries"] == ["default", "2"]
+    assert rows["AnthropicChatApiUrl"] == ["environment", "https://proxy.example/v1/messages"]
+    assert rows["MistralApiKey"] == ["default", "(not set)"]
+    assert rows["WORKFLOWAPP_BIND"] == [".env", "0.0.0.0:8123"]
+    assert rows["EchoLogLevel"] == ["default", "(not set)"]
+
+
+def test_config_flags_unknown_names_and_refuses_a_half_pair(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OpenAIChatLogLevl", "3")
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
+    assert cli.main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: OpenAIChatLogLevl: unknown setting; did you mean OpenAIChatLogLevel?" in out
+    assert "warning: OPENAI_API_KEY" in out and SECRET_KEY not in out
+    assert out.rstrip().endswith("start-up check: passed with warnings")
+    monkeypatch.setenv("WorkflowAppPassword", "pw-0123456")
+    assert cli.main(["config"]) == 1
+    out = capsys.readouterr().out
+    assert "error: WorkflowAppPassword is set but WorkflowAppUsername is not" in out
+    assert "pw-0123456" not in out
+
+
+def test_the_served_configuration_reads_dot_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """WORKFLOWAPP_BIND/WORKFLOWAPP_WORKERS in ./.env count, below the environment."""
+    import runpy
+
+    from workflowapp import serving
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(serving, "metrics_folder", lambda: str(tmp_path))  # no global change
+    (tmp_path / ".env").write_text("WORKFLOWAPP_BIND=0.0.0.0:8123\nWORKFLOWAPP_WORKERS=3\n",
+                                   encoding="utf-8")
+    monkeypatch.setenv("WORKFLOWAPP_WORKERS", "5")
+    serving.settings.cache_clear()
+    try:
+        conf = runpy.run_path(str(cli.CONFIG))
+    finally:
+        serving.settings.cache_clear()
+    assert conf["bind"] == ["0.0.0.0:8123"] and conf["workers"] == 5
+    assert conf["worker_class"] == "gevent" and conf["timeout"] == 960

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -9,6 +10,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,7 @@ from tests.fakes.openai_fake import (
     unsupported_parameter_reply,
     unsupported_value_reply,
 )
+from tests.processes import running
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "sk-test-fake-0123456789"
@@ -550,26 +553,36 @@ def test_cli_gevent_serves_concurrent_delayed_requests():
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "tests.fakes.openai_fake", "--port", "0", "--server",
                "gevent", "--delay-ms", "500", "--no-validate"]
-    with subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True) as process:
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            match = re.search(r"listening on (\S+)", line)
-            assert match, line + (process.stderr.read() if process.stderr else "")
-            base = match[1]
-            barrier = threading.Barrier(40)
+    with running(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                 text=True) as process:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"listening on (\S+)", line)
+        assert match, line + (process.stderr.read() if process.stderr else "")
+        base = match[1]
+        barrier = threading.Barrier(40)
 
-            def call(_):
-                barrier.wait()
-                return requests.post(f"{base}/chat/completions", headers=AUTH, timeout=10,
-                                     json={"model": "m", "messages": USER}).status_code
+        def call(_):
+            barrier.wait()
+            return requests.post(f"{base}/chat/completions", headers=AUTH, timeout=10,
+                                 json={"model": "m", "messages": USER}).status_code
 
-            with ThreadPoolExecutor(40) as pool:
-                assert list(pool.map(call, range(40))) == [200] * 40
-            stats = requests.get(base.replace("/v1", "/_fake/stats"), timeout=5).json()
-            assert stats["requests"] == 40
-            assert stats["max_in_flight"] >= 30  # served concurrently, not one after another
-        finally:
+        with ThreadPoolExecutor(40) as pool:
+            assert list(pool.map(call, range(40))) == [200] * 40
+        stats = requests.get(base.replace("/v1", "/_fake/stats"), timeout=5).json()
+        assert stats["requests"] == 40
+        assert stats["max_in_flight"] >= 30  # served concurrently, not one after another
+        with ThreadPoolExecutor(1) as pool:  # a delayed answer in flight when SIGTERM comes
+            pending = pool.submit(call_quietly, f"{base}/chat/completions")
+            while requests.get(base.replace("/v1", "/_fake/stats"), timeout=5).json()[
+                    "requests"] < 41:
+                time.sleep(0.01)
             process.terminate()
-            process.wait(timeout=10)
+            assert process.wait(timeout=5) == 0, "the first SIGTERM stops the fake"
+            pending.result()
+
+
+def call_quietly(url: str) -> None:
+    """A request whose answer may never come (its server is being stopped)."""
+    with contextlib.suppress(requests.RequestException):
+        requests.post(url, headers=AUTH, timeout=10, json={"model": "m", "messages": USER})

@@ -8,7 +8,7 @@ from pathlib import Path
 from workflowapp.apps import registry
 from workflowapp.apps.call import InternalError
 from workflowapp.cli import markdown_table
-from workflowapp.errors import ERROR_CODES
+from workflowapp.errors import ERROR_CODES, AppError
 from workflowapp.settings import SCHEMA
 from workflowapp.upstream.providers import capability_table
 
@@ -63,3 +63,39 @@ def test_every_setting_is_documented() -> None:
 if __name__ == "__main__":
     content = _rewrite(README.read_text(encoding="utf-8"), "apps", generated_tables())
     README.write_text(_rewrite(content, "providers", capability_table()), encoding="utf-8")
+
+
+def _error_tree() -> dict[str, int]:
+    """Every stable code of the error tree (``errors.py`` and any leaf defined elsewhere, such
+    as the runner's ``internal_error``), with its HTTP status."""
+    registry.all_apps()  # every module that may define an error is imported
+    found: dict[str, int] = {}
+    pending = list(AppError.__subclasses__())
+    while pending:
+        error = pending.pop()
+        pending += error.__subclasses__()
+        found[error.code] = error.status
+    return found
+
+
+def test_the_error_table_is_the_error_tree() -> None:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("### Errors as WorkflowGen sees them"):]
+    section = section[:section.index("\n## ")]
+    table = {code: int(status) for code, status in
+             re.findall(r"^\| `([a-z_]+)` \| (\d{3}) \|", section, re.MULTILINE)}
+    assert table == _error_tree()
+
+
+def test_the_env_sample_and_the_readme_agree_on_the_bind_address() -> None:
+    """WorkflowGen must reach the host: the sample binds where the packaged default does."""
+    root = README.parent
+    sample = (root / "config" / "example.env").read_text(encoding="utf-8")
+    binds = re.findall(r"^WORKFLOWAPP_BIND=(\S+)$", sample, re.MULTILINE)
+    conf = (root / "workflowapp" / "gunicorn_conf.py").read_text(encoding="utf-8")
+    default = re.search(r'_text\("WORKFLOWAPP_BIND", "([^"]+)"\)', conf)
+    assert default and binds == [default.group(1)] == ["0.0.0.0:8000"]
+    text = README.read_text(encoding="utf-8")
+    assert "`0.0.0.0:8000`, as `config/example.env`" in text
+    unit = (root / "config" / "workflowapp.service").read_text(encoding="utf-8")
+    assert "ExecStart=/opt/workflowapp/venv/bin/workflowapp serve" in unit

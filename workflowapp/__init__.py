@@ -1,7 +1,8 @@
 """workflowapp: a Python host for WorkflowGen workflow applications (OPENAICHAT and its family).
 
-``create_app()`` builds the WSGI application: settings read once, logs configured, one pooled
-upstream client shared by every application of the process.
+``create_app()`` builds the WSGI application: settings read once and checked, logs configured,
+the access log and metrics subscribed to the events hub, one pooled upstream client shared by
+every application of the process.
 """
 
 from __future__ import annotations
@@ -18,19 +19,30 @@ if TYPE_CHECKING:
 
 
 def create_app(settings: Settings | None = None, client: Client | None = None) -> Flask:
-    """The Flask WSGI application, configured from ``settings`` (default: read them)."""
-    from . import logs
+    """The Flask WSGI application, configured from ``settings`` (default: read them).
+
+    Raises :class:`~workflowapp.errors.ConfigurationError` when the start-up check refuses the
+    settings (a half-set Basic-auth pair); its warnings (unknown names) are logged."""
+    import logging
+
+    from . import checks, logs
+    from .accesslog import open_access_log
     from .apps import registry
     from .apps.call import Services
+    from .errors import ConfigurationError
     from .events import Events
     from .settings import Settings
     from .upstream import Client
     from .web import create_app as create_web_app
 
     settings = settings or Settings.load()
-    logs.configure(
-        settings, app_levels={app.name: app.log_setting for app in registry.all_apps()}
-    )
+    app_levels = {app.name: app.log_setting for app in registry.all_apps()}
+    logs.configure(settings, app_levels=app_levels)
+    reason = checks.refusal(settings)
+    if reason is not None:
+        raise ConfigurationError(reason)
+    for warning in checks.unknown_settings(settings, tuple(app_levels.values())):
+        logging.getLogger("workflowapp.config").warning("%s", warning)
     events = Events()
     client = client or Client(
         pool_size=settings.get_int("WorkflowAppPoolSize"),
@@ -39,7 +51,22 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     )
     if client.events is None:
         client.listen(events)
-    return create_web_app(Services(settings, client, client.events or events))
+    services = Services(settings, client, client.events or events)
+    access_log = open_access_log(settings.get("WorkflowAppAccessLog"))
+    if access_log is not None:
+        services.events.subscribe(access_log)
+    metrics = None
+    if _enabled(settings.get("WorkflowAppMetrics")):
+        from .metrics import Metrics
+
+        metrics = Metrics()
+        services.events.subscribe(metrics)
+    return create_web_app(services, metrics=metrics.render if metrics else None)
+
+
+def _enabled(value: str | None) -> bool:
+    """An on/off setting (on by default): off, n, no, false or 0 turn it off."""
+    return (value or "on").strip().lower() not in ("off", "n", "no", "false", "0")
 
 
 __all__ = ["__version__", "create_app"]

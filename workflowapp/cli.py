@@ -1,47 +1,71 @@
-"""The ``workflowapp`` command: ``serve``, ``call`` and ``apps``.
+"""The ``workflowapp`` command: ``serve``, ``call``, ``apps`` and ``config``.
 
-``serve`` runs the production server (gunicorn with ``config/gunicorn.conf.py`` on POSIX,
-waitress on Windows). ``call`` runs one application exactly as a WorkflowGen post would (the
-context is written, posted to the WSGI app and read back) and prints the OUT parameters.
-``apps`` describes the applications, as text, JSON or the README's Markdown tables.
+``serve`` runs the production server (gunicorn with the configuration shipped in the package,
+``workflowapp/gunicorn_conf.py``, on POSIX; waitress on Windows). ``call`` runs one application
+in this process exactly as a WorkflowGen post would (the context is written, posted to the WSGI
+app and read back) and prints the OUT parameters. ``apps`` describes the applications, as
+text, JSON or the README's Markdown tables. ``config`` shows every setting's effective value
+and where it came from, and runs the start-up check.
+
+The module imports nothing of the application at load time: ``serve`` hands over to gunicorn,
+which imports it in each worker, so importing it here first would only delay the start.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .apps import registry
-from .apps.call import Services, to_text
-from .apps.registry import App
-from .context.model import Context, DataType, Direction, FileRef, Format, Parameter, Value
-from .context.values import parse_datetime, parse_numeric
+if TYPE_CHECKING:
+    from .apps.call import Services
+    from .apps.registry import App
+    from .context.model import Context, DataType, Format, Parameter, Value
 
-CONFIG = Path(__file__).resolve().parent.parent / "config" / "gunicorn.conf.py"
+#: The measured gunicorn configuration, shipped inside the package.
+CONFIG = Path(__file__).resolve().parent / "gunicorn_conf.py"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit status."""
+    """Entry point of the console script; returns the exit status, never a traceback."""
     parser = _parser()
     args = parser.parse_args(argv)
-    handler = {"serve": serve, "call": call, "apps": apps}[args.command]
-    return handler(args)
+    handler = {"serve": serve, "call": call, "apps": apps, "config": config}[args.command]
+    try:
+        return handler(args)
+    except BrokenPipeError:  # `workflowapp apps | head`: the reader left, nothing is wrong
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        from .errors import AppError  # not before: serve hands over without importing it
+
+        if not isinstance(exc, AppError):
+            raise
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workflowapp", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     serve_cmd = commands.add_parser("serve", help="run the production server")
-    serve_cmd.add_argument("--host", help="default 0.0.0.0 (gunicorn: WORKFLOWAPP_BIND)")
-    serve_cmd.add_argument("--port", type=int, help="default 8000 (gunicorn: WORKFLOWAPP_BIND)")
-    serve_cmd.add_argument("--workers", type=int, help="worker processes (default: config)")
-    serve_cmd.add_argument("--config", default=os.environ.get("WORKFLOWAPP_GUNICORN_CONF"))
-    call_cmd = commands.add_parser("call", help="run one application locally")
+    serve_cmd.add_argument("--host", help="default 0.0.0.0 (or WORKFLOWAPP_BIND)")
+    serve_cmd.add_argument("--port", type=int, help="default 8000 (or WORKFLOWAPP_BIND)")
+    serve_cmd.add_argument("--workers", type=int, help="worker processes (default: one per CPU)")
+    serve_cmd.add_argument("--config", default=os.environ.get("WORKFLOWAPP_GUNICORN_CONF"),
+                           help="a gunicorn configuration file of your own "
+                                "(default: the one shipped in the package)")
+    call_cmd = commands.add_parser(
+        "call", help="run one application in this process (not through a running server)")
     call_cmd.add_argument("app")
     call_cmd.add_argument("values", nargs="*", metavar="NAME=VALUE")
     call_cmd.add_argument("--format", choices=("json", "xml", "recordset"), default="xml")
@@ -50,34 +74,26 @@ def _parser() -> argparse.ArgumentParser:
     apps_cmd.add_argument("app", nargs="?")
     apps_cmd.add_argument("--json", action="store_true", help="the GET /apps document")
     apps_cmd.add_argument("--markdown", action="store_true", help="the README tables")
+    commands.add_parser(
+        "config", help="every setting's value and source; exit 1 if the host would not start")
     return parser
 
 
 def serve(args: argparse.Namespace) -> int:
     """Replace this process with gunicorn (POSIX) or run waitress (Windows).
 
-    gunicorn takes its settings from ``config/gunicorn.conf.py`` (``WORKFLOWAPP_BIND`` and
-    friends); ``--host``/``--port`` override its bind address. On Windows, waitress runs with
-    the sizing measured for it: 250 threads, 500 connections, 960 s channel timeout (above
-    the 900 s WorkflowAppDeadline).
+    gunicorn takes its settings from the packaged ``gunicorn_conf.py`` (``WORKFLOWAPP_BIND``
+    and friends, from the environment or ./.env) or from ``--config``; ``--host``/``--port``
+    override its bind address. On Windows, waitress runs with the sizing measured for it: 250
+    threads, 500 connections, 960 s channel timeout (above the 900 s WorkflowAppDeadline).
     """
     given = args.host is not None or args.port is not None
     bind = f"{args.host or '0.0.0.0'}:{args.port or 8000}"
     if os.name == "nt":
-        import waitress
-
-        from . import create_app
-
-        threads = int(os.environ.get("WORKFLOWAPP_THREADS", "250"))
-        waitress.serve(create_app(), listen=bind, threads=threads, connection_limit=2 * threads,
-                       channel_timeout=960)
-        return 0
-    config = args.config or (str(CONFIG) if CONFIG.is_file() else None)
-    command = [sys.executable, "-m", "gunicorn"]
-    if given or not config:
+        return _serve_waitress(bind if given else None)
+    command = [sys.executable, "-m", "gunicorn", "--config", args.config or str(CONFIG)]
+    if given:
         command += ["--bind", bind]
-    if config:
-        command += ["--config", config]
     if args.workers:
         command += ["--workers", str(args.workers)]
     command.append("workflowapp:create_app()")
@@ -85,10 +101,30 @@ def serve(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover - execv does not return
 
 
+def _serve_waitress(bind: str | None) -> int:  # pragma: no cover - Windows
+    import waitress
+
+    from . import checks, create_app
+    from .settings import Settings
+
+    settings = Settings.load()
+    bind = bind or settings.get("WORKFLOWAPP_BIND") or "0.0.0.0:8000"
+    warning = checks.exposure_warning([bind], settings)
+    if warning is not None:
+        print(f"workflowapp: WARNING: {warning}", file=sys.stderr)
+    threads = int(settings.get("WORKFLOWAPP_THREADS") or "250")
+    waitress.serve(create_app(settings), listen=bind, threads=threads,
+                   connection_limit=2 * threads, channel_timeout=960)
+    return 0
+
+
 def call(args: argparse.Namespace) -> int:
-    """Post a context built from NAME=VALUE pairs to the application; print the outputs."""
+    """Post a context built from NAME=VALUE pairs to the application, in this process (with
+    the settings this process reads, not a running server's); print the outputs."""
     from . import create_app
+    from .apps import registry
     from .context import read_context, write_context
+    from .context.model import Format
     from .errors import AppError
 
     fmt = {"json": Format.JSON, "xml": Format.DATASET, "recordset": Format.RECORDSET}[args.format]
@@ -117,6 +153,8 @@ def _credentials(services: Services) -> dict[str, str]:
     credentials = services.settings.credentials
     if credentials is None:
         return {}
+    import base64
+
     token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
 
@@ -125,6 +163,8 @@ def build_context(
     app: App, values: Sequence[str], extra_out: Sequence[str], fmt: Format
 ) -> Context:
     """A context with the given IN values and every declared OUT parameter of ``app``."""
+    from .context.model import Context, DataType, Direction, Parameter
+
     context = Context(format=fmt)
     for item in values:
         name, sep, value = item.partition("=")
@@ -146,6 +186,9 @@ def build_context(
 
 def _typed(name: str, data_type: DataType, value: str) -> Value:
     """A command-line value as its data type: NUMERIC parsed, FILE a path, DATETIME ISO 8601."""
+    from .context.model import DataType, FileRef
+    from .context.values import parse_datetime, parse_numeric
+
     try:
         if data_type is DataType.NUMERIC:
             return parse_numeric(value)
@@ -159,11 +202,17 @@ def _typed(name: str, data_type: DataType, value: str) -> Value:
 
 
 def _shown(parameter: Parameter) -> str:
+    from .apps.call import to_text
+
     return to_text(parameter.value)
 
 
 def apps(args: argparse.Namespace) -> int:
     """Print one or all application descriptions."""
+    import json
+
+    from .apps import registry
+
     chosen = [registry.get(args.app)] if args.app else registry.all_apps()
     if args.json:
         document = chosen[0].manifest() if args.app else {"apps": [a.manifest() for a in chosen]}
@@ -181,6 +230,8 @@ def apps(args: argparse.Namespace) -> int:
 
 def markdown_table(app: App) -> str:
     """The README table of one application, generated from its declaration."""
+    from .apps.call import to_text
+
     lines = [
         f"### {app.name}",
         "",
@@ -201,6 +252,37 @@ def markdown_table(app: App) -> str:
             f"| {description} |"
         )
     return "\n".join(lines)
+
+
+def config(args: argparse.Namespace) -> int:
+    """Print every setting's effective value (secrets masked) and its source, then the
+    start-up check's findings; exit 1 when the host would refuse to start."""
+    from . import checks
+    from .apps import registry
+    from .settings import ENVIRONMENT_ONLY, SCHEMA, Settings
+
+    settings = Settings.load()
+    log_settings = tuple(app.log_setting for app in registry.all_apps())
+    rows = [(s.name, s.secret) for s in SCHEMA] + [(name, False) for name in log_settings]
+    rows += [(name, False) for name in checks.spellings(log_settings).values()
+             if name.endswith("MaxRequestBytes") and name != "WorkflowAppMaxRequestBytes"
+             and settings.get(name) is not None]
+    rows += [(name, False) for name in ENVIRONMENT_ONLY if settings.get(name) is not None]
+    width = max(len(name) for name, _ in rows)
+    print(f"{'setting':{width}}  {'source':11}  value")
+    for name, secret in rows:
+        value = settings.get(name)
+        shown = "(not set)" if value is None else ("******** (secret)" if secret else value)
+        print(f"{name:{width}}  {settings.source(name):11}  {shown}")
+    findings = checks.unknown_settings(settings, log_settings)
+    for warning in findings:
+        print(f"warning: {warning}")
+    reason = checks.refusal(settings)
+    if reason is not None:
+        print(f"error: {reason}")
+        return 1
+    print("start-up check: " + ("passed with warnings" if findings else "passed"))
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

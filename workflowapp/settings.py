@@ -90,6 +90,19 @@ _BY_NAME: dict[str, Setting] = {
     for spelling in (setting.name, *setting.aliases)
 }
 
+#: Variables read from the process environment only (``serve``, gunicorn and the file paths),
+#: never from web.config: known to the start-up check, which suggests the closest on a typo.
+ENVIRONMENT_ONLY: tuple[str, ...] = (
+    "WORKFLOWAPP_WEB_CONFIG", "WORKFLOWAPP_ENV_FILE", "WORKFLOWAPP_GUNICORN_CONF",
+    "WORKFLOWAPP_BIND", "WORKFLOWAPP_WORKERS", "WORKFLOWAPP_WORKER_CLASS",
+    "WORKFLOWAPP_WORKER_CONNECTIONS", "WORKFLOWAPP_THREADS", "WORKFLOWAPP_TIMEOUT",
+    "WORKFLOWAPP_GRACEFUL_TIMEOUT", "WORKFLOWAPP_KEEPALIVE", "WORKFLOWAPP_PRELOAD",
+    "WORKFLOWAPP_ACCESSLOG", "WORKFLOWAPP_FORWARDED_ALLOW_IPS", "WORKFLOWAPP_GUNICORN_LOGLEVEL",
+)
+
+#: Where a value came from, as ``workflowapp config`` shows it (first wins).
+ENVIRONMENT, ENV_FILE, WEB_CONFIG, DEFAULT = "environment", ".env", "web.config", "default"
+
 #: Built-in defaults (application settings default in their declarations).
 DEFAULTS: dict[str, str] = {s.name: s.default for s in SCHEMA if s.default is not None}
 
@@ -131,7 +144,11 @@ class PathMapping:
 class Settings:
     """An immutable, case-insensitive view of the merged settings."""
 
-    def __init__(self, values: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        values: Mapping[str, str] | None = None,
+        sources: Mapping[str, tuple[str, str]] | None = None,
+    ) -> None:
         merged = {key.lower(): value for key, value in DEFAULTS.items()}
         for key, value in (values or {}).items():
             merged[key.lower()] = value
@@ -140,6 +157,8 @@ class Settings:
                 if merged.get(alias.lower()) and not merged.get(setting.name.lower()):
                     merged[setting.name.lower()] = merged[alias.lower()]
         self._values = merged
+        #: lower-cased name -> (the name as spelled where it was found, that source)
+        self.sources: dict[str, tuple[str, str]] = dict(sources or {})
         self._numbers: dict[str, float] = {}  # get_float's parses: settings never change
 
     @classmethod
@@ -150,14 +169,31 @@ class Settings:
         env_file: str | os.PathLike[str] | None = None,
         web_config: str | os.PathLike[str] | None = None,
     ) -> Settings:
-        """Read web.config, then .env, then the environment (later sources win)."""
+        """Read web.config, then .env, then the environment (later sources win), remembering
+        where each value came from (:attr:`sources`)."""
         environ = os.environ if environ is None else environ
         env_path = Path(env_file or environ.get("WORKFLOWAPP_ENV_FILE") or ".env")
         config_path = Path(web_config or environ.get("WORKFLOWAPP_WEB_CONFIG") or "web.config")
         values: dict[str, str] = {}
-        for source in (read_web_config(config_path), read_env_file(env_path), environ):
-            values.update({key.lower(): value for key, value in source.items()})
-        return cls(values)
+        sources: dict[str, tuple[str, str]] = {}
+        for origin, pairs in ((WEB_CONFIG, read_web_config(config_path)),
+                              (ENV_FILE, read_env_file(env_path)), (ENVIRONMENT, environ)):
+            for key, value in pairs.items():
+                values[key.lower()] = value
+                sources[key.lower()] = (key, origin)
+        return cls(values, sources)
+
+    def source(self, key: str) -> str:
+        """Where the value of ``key`` came from: environment, .env, web.config or default
+        (an older spelling's source when the value came through an alias)."""
+        found = self.sources.get(key.lower())
+        if found is not None:
+            return found[1]
+        setting = declared(key)
+        for alias in setting.aliases if setting else ():
+            if alias.lower() in self.sources:
+                return self.sources[alias.lower()][1]
+        return DEFAULT
 
     def get(self, key: str, default: str | None = None) -> str | None:
         """The value of ``key`` (any case); empty values count as absent."""

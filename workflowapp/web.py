@@ -1,7 +1,8 @@
 """The HTTP face of the host, and the only module that imports Flask.
 
 ``POST /<APP>`` runs an application on the posted context; ``GET /apps`` and
-``GET /apps/<APP>`` describe the applications; ``GET /healthz`` answers load balancers.
+``GET /apps/<APP>`` describe the applications; ``GET /healthz`` answers load balancers;
+``GET /metrics`` exports the Prometheus metrics (when ``WorkflowAppMetrics`` is on).
 The context is found by content, whatever the transport WorkflowGen used: the raw body, one
 ``application/x-www-form-urlencoded`` field, or a ``multipart/form-data`` field or file part.
 """
@@ -51,8 +52,11 @@ SECURITY_HEADERS = {
 host_log = logging.getLogger("workflowapp.host")
 
 
-def create_app(services: Services) -> Flask:
-    """The Flask application serving every registered workflow application."""
+def create_app(
+    services: Services, metrics: Callable[[], tuple[bytes, str]] | None = None
+) -> Flask:
+    """The Flask application serving every registered workflow application; ``metrics``
+    renders ``GET /metrics`` (none: the route does not exist)."""
     app = Flask("workflowapp")
     app.url_map.strict_slashes = False
     limit = services.settings.max_request_bytes
@@ -66,6 +70,14 @@ def create_app(services: Services) -> Flask:
     def list_apps() -> Response:
         _authenticate(services.settings)
         return _json({"apps": [each.manifest() for each in registry.all_apps()]})
+
+    if metrics is not None:
+
+        @app.get("/metrics")
+        def prometheus() -> Response:
+            _authenticate(services.settings)
+            body, content_type = metrics()
+            return Response(body, 200, content_type=content_type)
 
     @app.get("/apps/<name>")
     def describe_app(name: str) -> Response:
@@ -85,7 +97,7 @@ def create_app(services: Services) -> Flask:
             log.debug("request %s %s headers %s", request.method, request.full_path,
                       _visible_headers())
             log.debug("context received as %s%s", transport, f" (field {field!r})" if field else "")
-        outcome = execute(application, received, services)
+        outcome = execute(application, received, services, client=request.remote_addr)
         if outcome.error is not None:
             return _error(outcome.error)
         try:

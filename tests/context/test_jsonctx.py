@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 from workflowapp.context import jsonctx, read_context, write_context
 from workflowapp.context.model import Context, DataType, Direction, FileRef, Format, Parameter
@@ -267,3 +270,22 @@ def test_huge_integers_do_not_hit_the_int_digit_limit() -> None:
 def test_writer_errors_name_the_parameter(parameter: Parameter, message: str) -> None:
     with pytest.raises(ContextError, match=message):
         write_context(_ctx(parameter))
+
+
+@given(st.dictionaries(st.text(min_size=1).filter(
+    lambda k: k.lower() != "parameters" and k != "replyToUrl"),
+                       st.text() | st.integers() | st.none(), min_size=1, max_size=5))
+def test_a_flat_object_is_told_what_a_json_context_looks_like(values: dict[str, object]
+                                                              ) -> None:
+    with pytest.raises(ContextError) as caught:
+        jsonctx.read(json.dumps(values))
+    assert "'parameters' array" in caught.value.message
+    assert '"direction": "IN"' in caught.value.message
+
+
+def test_a_flat_model_post_gets_a_400_that_shows_the_shape(client: FlaskClient) -> None:
+    response = client.post("/OPENAICHAT", data=b'{"MODEL": "gpt-4o-mini", "USER_MESSAGE": "hi"}',
+                           content_type="application/json")
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "'parameters' array" in text and "MODEL is required" not in text

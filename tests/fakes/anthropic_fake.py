@@ -62,6 +62,7 @@ if __name__ == "__main__" and _gevent_requested(sys.argv[1:]):
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
+import os  # noqa: E402
 import signal  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from typing import Any  # noqa: E402
@@ -134,6 +135,11 @@ def _exit(*_: Any) -> None:
     raise SystemExit(0)
 
 
+def _exit_now() -> None:
+    sys.stdout.flush()
+    os._exit(0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the fake in the foreground until SIGINT/SIGTERM."""
     parser = argparse.ArgumentParser(prog="python -m tests.fakes.anthropic_fake",
@@ -159,7 +165,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                          validate=not args.no_validate, api_key=args.api_key,
                          require_auth=not args.no_auth, record_limit=args.record_limit,
                          server=args.server)
-    signal.signal(signal.SIGTERM, _exit)
+    if args.server == "gevent":
+        import gevent
+
+        # As in openai_fake: gevent's own watcher, not a Python handler the hub may swallow.
+        gevent.signal_handler(signal.SIGTERM, _exit_now)
+    else:
+        signal.signal(signal.SIGTERM, _exit)
 
     def ready(url: str) -> None:
         print(f"listening on {url}/v1/messages", flush=True)

@@ -41,6 +41,7 @@ if __name__ == "__main__" and _gevent_requested(sys.argv[1:]):
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
+import os  # noqa: E402
 import signal  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from typing import Any  # noqa: E402
@@ -140,6 +141,11 @@ def _exit(*_: Any) -> None:
     raise SystemExit(0)
 
 
+def _exit_now() -> None:
+    sys.stdout.flush()
+    os._exit(0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the fake in the foreground until SIGINT/SIGTERM."""
     parser = argparse.ArgumentParser(prog="python -m tests.fakes.openai_fake",
@@ -169,7 +175,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         api_key=args.api_key, require_auth=not args.no_auth,
         deployments=args.deployments.split(",") if args.deployments else None,
         record_limit=args.record_limit, server=args.server, mode=args.mode)
-    signal.signal(signal.SIGTERM, _exit)
+    if args.server == "gevent":
+        import gevent
+
+        # A Python-level handler may run inside gevent's hub, where the SystemExit it raises can
+        # be lost (the fake then ignored SIGTERM); gevent's own watcher runs in the loop.
+        gevent.signal_handler(signal.SIGTERM, _exit_now)
+    else:
+        signal.signal(signal.SIGTERM, _exit)
 
     def ready(url: str) -> None:
         print(f"listening on {fake.base_url}", flush=True)

@@ -32,7 +32,7 @@ from ..errors import (
     ParameterError,
     UpstreamError,
 )
-from ..events import Events
+from ..events import CallEnded, CallStarted, Events
 from ..logs import app_logger, call_secrets, clip
 from ..settings import Settings
 from ..upstream import (
@@ -309,6 +309,7 @@ class Call:
         self.metrics.retries += error.retries
         self.metrics.duration_ms += error.duration_ms or 0.0
         self.metrics.request_id = error.request_id or self.metrics.request_id
+        self.metrics.status = error.http_status or self.metrics.status
 
 
 _SLICE = 1 << 18  # characters scanned between two yields to the event loop (~5 ms)
@@ -488,22 +489,34 @@ class Outcome:
         return self.error.status if self.error is not None else 200
 
 
-def execute(app: App, context: Context, services: Services) -> Outcome:
-    """Run ``app`` on ``context`` and apply the ignore-error rule; never raises AppError."""
+def execute(app: App, context: Context, services: Services, *,
+            client: str | None = None) -> Outcome:
+    """Run ``app`` on ``context`` and apply the ignore-error rule; never raises AppError.
+
+    Emits ``CallStarted`` and ``CallEnded`` (``client``: the caller's address, for the access
+    log) to the services' events hub."""
     log = app_logger(app.name)
     key = context.get("API_KEY")
+    events = services.events
     with call_secrets(key.value if key is not None and isinstance(key.value, str) else None):
         if log.isEnabledFor(logging.DEBUG):
             log.debug("request context: %s", loggable(context, app.secrets))
         call = Call(app, context, services, log)
+        if events.active:
+            events.emit(CallStarted(app.name))
         started = time.perf_counter()
         error = _run(call)
         outcome = _finish(call, error)
+        elapsed = time.perf_counter() - started
+        upstream = "no upstream answer" if call.metrics.status is None \
+            else f"upstream {call.metrics.status}"
         log.info(
-            "%s %s in %.1f ms (upstream %s, %d retries)",
+            "%s %s in %.1f ms (%s, %d retries)",
             app.name, "failed: " + error.code if error else "succeeded",
-            (time.perf_counter() - started) * 1000, call.metrics.status, call.metrics.retries,
+            elapsed * 1000, upstream, call.metrics.retries,
         )
+        if events.active:
+            events.emit(_ended(call, error, outcome, elapsed, client))
         if log.isEnabledFor(logging.DEBUG) and outcome.error is None:
             log.debug("reply context: %s", loggable(outcome.context, app.secrets))
         return outcome
@@ -529,6 +542,25 @@ def loggable(context: Context, secrets: frozenset[str]) -> str:
         return clip(write_context(shown).decode("utf-8"))
     except ContextError as exc:
         return f"(not shown: {exc})"
+
+
+def _ended(call: Call, error: AppError | None, outcome: Outcome, elapsed: float,
+           client: str | None) -> CallEnded:
+    """The ``CallEnded`` event of a finished call, from its outcome and upstream figures."""
+    metrics = call.metrics
+    return CallEnded(
+        app=call.app.name,
+        outcome="ok" if error is None else ("error" if outcome.error else "ignored_error"),
+        code="ok" if error is None else error.code,
+        http_status=outcome.status,
+        duration_s=elapsed,
+        client=client,
+        upstream_status=metrics.status,
+        retries=metrics.retries,
+        provider=metrics.provider,
+        model=metrics.model,
+        tokens=dict(metrics.tokens),
+    )
 
 
 def _run(call: Call) -> AppError | None:

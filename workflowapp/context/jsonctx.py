@@ -35,6 +35,23 @@ def _reject_constant(name: str) -> Any:
     raise ContextError(f"the context is not valid JSON: {name} is not a JSON value")
 
 
+_FLAT = (
+    "the JSON context has no 'parameters' array: WorkflowGen posts "
+    '{"parameters": [{"name": "MODEL", "dataType": "TEXT", "direction": "IN", '
+    '"textValue": "gpt-4o-mini"}, {"name": "RESULT_CONTENT", "dataType": "TEXT", '
+    '"direction": "OUT"}]}, not a flat object of names and values'
+)
+
+
+def _flat(document: dict[str, Any]) -> bool:
+    """A flat ``{"MODEL": "..."}`` posted as if it were the context (a common first try);
+    other keys without ``parameters`` are ignored, as WorkflowGen's SDK ignores them."""
+    if any(key.lower() == "parameters" for key in document):
+        return False
+    return any(not isinstance(value, dict | list) for key, value in document.items()
+               if key != "replyToUrl")
+
+
 def read(text: str) -> Context:
     """Parse a JSON context.
 
@@ -54,6 +71,8 @@ def read(text: str) -> Context:
         ctx.session["replyTo"] = _string(reply_to, "replyToUrl")
     parameters = document.get("parameters")
     if parameters is None:
+        if _flat(document):
+            raise ContextError(_FLAT)
         return ctx
     if not isinstance(parameters, list):
         raise ContextError(f"'parameters' must be an array, not {_json_type(parameters)}")

@@ -1,0 +1,101 @@
+"""The access log: one line per call, with figures and never content or secrets."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.fakes.openai_fake import FakeOpenAI, error_reply
+from tests.helpers import SECRET_KEY, out, param, post
+from workflowapp.accesslog import AccessLog, format_line, open_access_log
+from workflowapp.errors import ConfigurationError
+from workflowapp.events import CallEnded
+
+LINE = re.compile(
+    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z client=\S+ app=\S+ status=\d{3} code=\S+ "
+    r"duration_ms=\d+\.\d upstream=(-|\d{3}) retries=\d+ tokens=\S+$"
+)
+
+
+def test_one_line_per_call_with_its_figures(tmp_path: Path,
+                                            make_client: Callable[..., FlaskClient]) -> None:
+    path = tmp_path / "access.log"
+    client = make_client(WorkflowAppAccessLog=str(path))
+    post(client, "ECHO", param("A", "x"), out("A_OUT"))
+    post(client, "OPENAICHAT", param("MODEL", "m"), param("USER_MESSAGE", "hi"),
+         param("API_KEY", SECRET_KEY))
+    post(client, "OPENAIMODERATION", param("MODEL", "m"))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 3 and all(LINE.match(line) for line in lines), lines
+    assert "client=127.0.0.1 app=ECHO status=200 code=ok" in lines[0]
+    assert "app=OPENAICHAT status=200 code=ok" in lines[1] and "upstream=200" in lines[1]
+    assert "app=OPENAIMODERATION status=400 code=missing_parameter" in lines[2]
+    assert "upstream=-" in lines[2]
+
+
+def test_never_content_or_secrets(tmp_path: Path,
+                                  make_client: Callable[..., FlaskClient]) -> None:
+    path = tmp_path / "access.log"
+    client = make_client(WorkflowAppAccessLog=str(path))
+    post(client, "OPENAICHAT", param("MODEL", "m"), param("USER_MESSAGE", "my-salary-is-x"),
+         param("API_KEY", SECRET_KEY), out("RESULT_CONTENT"))
+    post(client, "ECHO", param("A", "confidential-text"), param("API_KEY", SECRET_KEY))
+    text = path.read_text(encoding="utf-8")
+    for leaked in (SECRET_KEY, "my-salary-is-x", "confidential-text", "Hello!"):
+        assert leaked not in text
+
+
+def test_on_writes_to_stderr_and_off_writes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    observer = open_access_log("on")
+    assert observer is not None and open_access_log(None) is not None
+    observer(CallEnded("ECHO", "ok", "ok", 200, 0.001))
+    assert stream.getvalue().count("\n") == 1 and "app=ECHO" in stream.getvalue()
+    assert open_access_log("off") is None
+
+
+def test_an_unwritable_path_is_a_clear_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="WorkflowAppAccessLog"):
+        open_access_log(str(tmp_path / "no" / "such" / "folder" / "access.log"))
+
+
+@given(st.text(), st.text(), st.dictionaries(st.text(), st.integers(0, 10**9), max_size=3))
+def test_a_line_is_always_one_line(client: str, code: str, tokens: dict[str, int]) -> None:
+    """Whatever a field holds (a forged address, a code with a newline), one line comes out."""
+    line = format_line(CallEnded("ECHO", "error", code, 400, 0.5, client=client, tokens=tokens),
+                       datetime(2026, 1, 2, 3, 4, 5, 678000, UTC))
+    assert "\n" not in line and "\r" not in line and LINE.match(line), line
+    assert line.startswith("2026-01-02T03:04:05.678Z ")
+
+
+def test_the_observer_ignores_other_events() -> None:
+    stream = io.StringIO()
+    AccessLog(stream)(object())  # type: ignore[arg-type]
+    assert stream.getvalue() == ""
+
+
+def test_an_upstream_401_shows_its_status_in_both_logs(
+    tmp_path: Path, make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI
+) -> None:
+    """Not "(upstream None, 0 retries)": the status upstream answered is in the log line."""
+    path = tmp_path / "access.log"
+    client = make_client(WorkflowAppAccessLog=str(path), OpenAIChatLogLevel="2")
+    fake_openai.push(error_reply(401, {"error": {"message": "Incorrect API key provided",
+                                                 "type": "invalid_request_error",
+                                                 "code": "invalid_api_key"}}))
+    reply = post(client, "OPENAICHAT", param("MODEL", "m"), param("USER_MESSAGE", "hi"))
+    assert reply.status == 502
+    line = path.read_text(encoding="utf-8")
+    assert "status=502 code=upstream_error" in line and "upstream=401" in line
+    logged = "".join(p.read_text() for p in (tmp_path / "logs").iterdir())
+    assert "OPENAICHAT failed: upstream_error in" in logged
+    assert "(upstream 401, 0 retries)" in logged and "upstream None" not in logged

@@ -1,0 +1,101 @@
+"""What gunicorn's master does around the workers (hooks of ``gunicorn_conf.py``).
+
+* :func:`metrics_folder` (called as the configuration loads, before a preloaded application
+  imports prometheus_client): the folder in which the workers' Prometheus metrics meet
+  (``PROMETHEUS_MULTIPROC_DIR``), a fresh one per server start (the folders of masters that
+  were killed outright are removed then);
+* ``on_starting``: refuse to start on a configuration the start-up check refuses (before any
+  worker boots, so nothing restarts in a loop);
+* ``when_ready``: warn when the host listens beyond the loopback without credentials;
+* ``child_exit``: a dead worker's live gauges (calls in flight) stop counting;
+* ``on_exit``: the metrics folder is removed.
+
+The folder is created once per master process: gunicorn re-executes its configuration file on
+``HUP``, but this module (imported normally) keeps its state.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import checks
+from .settings import Settings
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+PREFIX = "workflowapp-metrics-"
+
+
+@functools.cache
+def settings() -> Settings:
+    """The settings as the workers will read them (environment, .env, web.config)."""
+    return Settings.load()
+
+
+def setting(name: str, default: str) -> str:
+    """A ``WORKFLOWAPP_*`` server setting: environment, then .env, then web.config."""
+    return (settings().get(name) or "").strip() or default
+
+
+_created: list[str] = []  # the folder this process made (at most one)
+
+
+def metrics_folder() -> str:
+    """A fresh folder for the workers' metric files, exported before any worker forks.
+
+    Its name carries the master's pid: a master killed outright (SIGKILL) cannot remove its
+    folder, so each start removes those of masters that no longer run."""
+    if not _created:
+        _remove_orphans(Path(tempfile.gettempdir()))
+        folder = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")
+        _created.append(folder)
+        os.environ[MULTIPROC_ENV] = folder
+    return _created[0]
+
+
+def _remove_orphans(parent: Path) -> None:
+    for folder in parent.glob(f"{PREFIX}*-*"):
+        pid = folder.name.removeprefix(PREFIX).partition("-")[0]
+        if not pid.isdigit() or folder.stat().st_uid != os.getuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            continue
+
+
+def on_starting(server: Any) -> None:
+    """Refuse a configuration that cannot serve, before any worker boots."""
+    reason = checks.refusal(settings())
+    if reason is not None:
+        print(f"workflowapp: refusing to start: {reason}", file=sys.stderr, flush=True)
+        on_exit(server)
+        raise SystemExit(1)
+
+
+def when_ready(server: Any) -> None:
+    """Warn when anyone on the network could spend the API key."""
+    warning = checks.exposure_warning(list(server.cfg.bind), settings())
+    if warning is not None:
+        server.log.warning("workflowapp: WARNING: %s", warning)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker ended: its live gauges stop counting (prometheus_client multiprocess mode)."""
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: Any) -> None:
+    """The server stops: remove the metrics folder it created."""
+    for folder in _created:
+        shutil.rmtree(folder, ignore_errors=True)
