@@ -29,9 +29,11 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
+    BASELINE,
     CHOSEN,
     HOST,
     PYTHON,
+    SERVE,
     ServerModel,
     Service,
     chat_context,
@@ -47,7 +49,7 @@ from bench.common import (  # noqa: E402
     workspace,
 )
 
-TARGET_S = 0.3
+TARGET_RATIO = 1.0
 
 FIRST_CALL = r"""
 import sys, time, base64
@@ -104,22 +106,26 @@ def cached_env(work: Path, fake: Service, extra: dict[str, str] | None = None,
     return env
 
 
-def gunicorn_start(work: Path, fake: Service, model: ServerModel, runs: int) -> list[float]:
+def gunicorn_start(work: Path, fake: Service, models: dict[str, ServerModel], runs: int
+                   ) -> dict[str, list[float]]:
+    """Seconds from spawn to the first answer, per model; the models take turns (one start
+    of each, then again), so a slower minute of the VM hits them all alike."""
     body = chat_context("dataset", f"{fake.url}/v1/chat/completions")
-    env = cached_env(work, fake, dict(model.env))
-    times = []
+    times: dict[str, list[float]] = {name: [] for name in models}
     for _ in range(runs + 1):  # the first run fills the bytecode cache: not counted
-        port = free_port()
-        log = (work / f"cold-{port}.log").open("wb")
-        began = time.perf_counter()
-        proc = subprocess.Popen(model.command(port), env=env, cwd=work, stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        host = Service("host", proc, port, Path(log.name))
-        with running(host):
-            answered = post_until_answered(port, body, "application/xml", 30.0)
-        log.close()
-        times.append(answered - began)
-    return times[1:]
+        for name, model in models.items():
+            env = cached_env(work, fake, dict(model.env))
+            port = free_port()
+            log = (work / f"cold-{port}.log").open("wb")
+            began = time.perf_counter()
+            proc = subprocess.Popen(model.command(port), env=env, cwd=work, stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            host = Service("host", proc, port, Path(log.name))
+            with running(host):
+                answered = post_until_answered(port, body, "application/xml", 30.0)
+            log.close()
+            times[name].append(answered - began)
+    return {name: found[1:] for name, found in times.items()}
 
 
 def python_start(work: Path, fake: Service, runs: int, bytecode: bool = True
@@ -185,7 +191,8 @@ def run(quick: bool = False, model: ServerModel = CHOSEN) -> dict[str, Any]:
     with workspace() as work:
         fake = start_fake(work, 0, "fake-0ms")
         with running(fake):
-            gunicorn_times = gunicorn_start(work, fake, model, runs)
+            starts = gunicorn_start(
+                work, fake, {"serve": SERVE, "gunicorn": model, "baseline": BASELINE}, runs)
             python_runs = python_start(work, fake, runs)
             uncached = python_start(work, fake, max(2, runs // 2), bytecode=False)
             imports = import_costs(work, fake)
@@ -194,11 +201,11 @@ def run(quick: bool = False, model: ServerModel = CHOSEN) -> dict[str, Any]:
     return {
         "benchmark": "coldstart", "quick": quick, "machine": machine(), "server": model.name,
         "busy_before": busy,
-        "gunicorn_s": {"median": median(gunicorn_times), "min": min(gunicorn_times),
-                       "runs": gunicorn_times},
+        **{f"{name}_s": {"median": median(found), "min": min(found), "runs": found}
+           for name, found in starts.items()},
         "python": python_summary, "python_runs": python_runs,
         "python_no_bytecode_s": median([run["total_s"] for run in uncached]),
-        "bare_python_s": median(bare), "imports": imports, "target_s": TARGET_S,
+        "bare_python_s": median(bare), "imports": imports, "target_ratio": TARGET_RATIO,
         "workers": os.cpu_count(),
     }
 
@@ -206,6 +213,12 @@ def run(quick: bool = False, model: ServerModel = CHOSEN) -> dict[str, Any]:
 def report(result: dict[str, Any]) -> str:
     python = result["python"]
     rows = [
+        ["workflowapp serve to first answer", result["serve_s"]["median"],
+         result["serve_s"]["min"]],
+        ["minimal pass-through (gunicorn, same config) to first answer",
+         result["baseline_s"]["median"], result["baseline_s"]["min"]],
+        ["  ratio serve / pass-through (medians)",
+         result["serve_s"]["median"] / result["baseline_s"]["median"], "-"],
         ["gunicorn (config/gunicorn.conf.py) to first answer", result["gunicorn_s"]["median"],
          result["gunicorn_s"]["min"]],
         ["python -c: import + create_app + first call", python["total_s"], "-"],
@@ -225,7 +238,7 @@ def report(result: dict[str, Any]) -> str:
              f"{imports['total_ms']:.0f} ms)\n" + table(["package", "ms"], packages, 1))
     text += "\nCumulative import ms: " + json.dumps(
         {k: round(v, 1) for k, v in imports["cumulative_ms"].items()})
-    return text + f"\nTarget: cold start <= {TARGET_S} s."
+    return text + "\nTarget: workflowapp serve <= the minimal pass-through (ratio <= 1)."
 
 
 def main(argv: list[str] | None = None) -> int:

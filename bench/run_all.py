@@ -47,7 +47,8 @@ def has_numbers(name: str, result: dict[str, Any]) -> bool:
         rows = result.get("rows", [])
         return bool(rows) and all(row["read_ms"] > 0 and row["write_ms"] > 0 for row in rows)
     if name == "coldstart":
-        return bool(result.get("gunicorn_s", {}).get("median", 0) > 0)
+        return all(result.get(f"{key}_s", {}).get("median", 0) > 0
+                   for key in ("serve", "baseline", "gunicorn"))
     return False
 
 
