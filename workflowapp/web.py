@@ -14,9 +14,10 @@ import hmac
 import io
 import json
 import logging
+from functools import partial
 from urllib.parse import parse_qsl
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
@@ -24,6 +25,7 @@ from .apps import registry
 from .apps.call import Services, execute
 from .context import content_type, read_context, write_context
 from .errors import REDACTED, AppError, AuthenticationRequired, ContextError, RequestTooLarge
+from .lean import LeanPost
 from .logs import app_logger
 from .settings import Settings
 
@@ -61,24 +63,7 @@ def create_app(services: Services) -> Flask:
 
     @app.post("/<name>")
     def run_app(name: str) -> Response:
-        _authenticate(services.settings)
-        application = registry.get(name)
-        body = _read_body(services.settings, application.log_setting)
-        log = app_logger(application.name)
-        raw, transport, field = find_context(body, request.content_type)
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("request %s %s headers %s", request.method, request.full_path,
-                      _visible_headers())
-            log.debug("context received as %s%s", transport, f" (field {field!r})" if field else "")
-        outcome = execute(application, read_context(raw), services, raw=raw)
-        if outcome.error is not None:
-            return _error(outcome.error)
-        try:
-            reply = write_context(outcome.context)
-        except ContextError:
-            host_log.exception("%s: the reply context cannot be written", application.name)
-            return _text("The host could not write the reply context; see its log.", 500)
-        return Response(reply, 200, content_type=content_type(outcome.context.format))
+        return answer(services, name, request)
 
     @app.errorhandler(AppError)
     def app_error(error: AppError) -> Response:
@@ -105,10 +90,34 @@ def create_app(services: Services) -> Flask:
         return response
 
     app.extensions["workflowapp"] = services
+    app.wsgi_app = LeanPost(app, partial(answer, services))  # type: ignore[method-assign]
     return app
 
 
-def _authenticate(settings: Settings) -> None:
+def answer(services: Services, name: str, request: Request = request) -> Response:
+    """``POST /<name>``: run the application on the posted context (Flask's route and the lean
+    path of :mod:`workflowapp.lean` both answer through here, ``request`` being theirs)."""
+    _authenticate(services.settings, request)
+    application = registry.get(name)
+    body = _read_body(services.settings, application.log_setting, request)
+    log = app_logger(application.name)
+    raw, transport, field = find_context(body, request.content_type)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("request %s %s headers %s", request.method, request.full_path,
+                  _visible_headers(request))
+        log.debug("context received as %s%s", transport, f" (field {field!r})" if field else "")
+    outcome = execute(application, read_context(raw), services, raw=raw)
+    if outcome.error is not None:
+        return _error(outcome.error)
+    try:
+        reply = write_context(outcome.context)
+    except ContextError:
+        host_log.exception("%s: the reply context cannot be written", application.name)
+        return _text("The host could not write the reply context; see its log.", 500)
+    return Response(reply, 200, content_type=content_type(outcome.context.format))
+
+
+def _authenticate(settings: Settings, request: Request = request) -> None:
     """Require the configured HTTP Basic credentials, compared in constant time."""
     expected = settings.credentials
     if expected is None:
@@ -129,13 +138,13 @@ def _authenticate(settings: Settings) -> None:
         )
 
 
-def _visible_headers() -> dict[str, str]:
+def _visible_headers(request: Request = request) -> dict[str, str]:
     """The request headers for a debug log, credentials replaced."""
     hidden = {"authorization", "api-key", "cookie", "proxy-authorization"}
     return {k: (REDACTED if k.lower() in hidden else v) for k, v in request.headers.items()}
 
 
-def _read_body(settings: Settings, log_setting: str) -> bytes:
+def _read_body(settings: Settings, log_setting: str, request: Request = request) -> bytes:
     """The raw body, refused with 413 before parsing when it exceeds the limit."""
     app_key = log_setting.removesuffix("LogLevel") + "MaxRequestBytes"
     limit = settings.max_request_bytes
