@@ -269,6 +269,7 @@ class ServerModel:
     max_concurrency: int = 0  # compare at most this many calls (0: any)
     app: str = "workflowapp:create_app()"  # the WSGI application gunicorn serves
     kind_of_start: str = "gunicorn"  # or "serve": ``workflowapp serve`` (cold start)
+    root: str = ""  # another checkout to serve (A/B runs): its package and its gunicorn config
 
     def command(self, port: int) -> list[str]:
         if self.kind_of_start == "serve":
@@ -286,8 +287,9 @@ class ServerModel:
                 "--asyncore-use-poll",
                 "--call", "workflowapp:create_app",
             ]
+        config = Path(self.root) / "config" / "gunicorn.conf.py" if self.root else CONFIG
         return [
-            PYTHON, "-m", "gunicorn", "--config", str(CONFIG), "--bind", f"{HOST}:{port}",
+            PYTHON, "-m", "gunicorn", "--config", str(config), "--bind", f"{HOST}:{port}",
             self.app,
         ]
 
@@ -336,6 +338,8 @@ def start_host(workdir: Path, fake: Service, model: ServerModel = CHOSEN,
     port = free_port()
     log = workdir / f"host-{port}.log"
     env = host_env(workdir, fake, {**model.env, **(extra_env or {})}, upstreams)
+    if model.root:
+        env["PYTHONPATH"] = model.root
     service = Service("host", _popen(model.command(port), log, env, workdir), port, log)
     _wait_ready(service, "/healthz", "GET", None, timeout)
     return service

@@ -7,7 +7,7 @@ from /proc/<pid>/stat of its master and workers before and after each block. The
 the percentiles is what the host adds: HTTP parsing, Flask, context read + validation + render,
 the pooled upstream call and its JSON.
 
-    python bench/latency.py [--quick]
+    python bench/latency.py [--quick] [--cases 0:1,0:32,50:1,50:32] [--against OTHER_CHECKOUT]
 """
 
 from __future__ import annotations
@@ -60,7 +60,11 @@ def wait_workers(host: Service, model: ServerModel, timeout: float = 30.0) -> li
     return pids
 
 
-def run(quick: bool = False, model: ServerModel = CHOSEN) -> dict[str, Any]:
+def run(quick: bool = False, model: ServerModel = CHOSEN, against: str = "",
+        only: tuple[tuple[int, int], ...] = ()) -> dict[str, Any]:
+    """``against``: another checkout (``git worktree add DIR COMMIT``) served as well, its rows
+    labelled ``dataset@other``/``json@other`` (an A/B in the same run); ``only``: the
+    (upstream delay, concurrency) cases to run (default all)."""
     raise_nofile()
     busy = wait_quiet(3 if quick else 60)
     blocks = BLOCKS[1] if quick else BLOCKS[0]
@@ -68,10 +72,14 @@ def run(quick: bool = False, model: ServerModel = CHOSEN) -> dict[str, Any]:
     with workspace() as work:
         fakes = {0: start_fake(work, 0, "fake-0ms"), 50: start_fake(work, 50, "fake-50ms")}
         host = start_host(work, fakes[0], model, upstreams=[fakes[50]])
+        other_model = ServerModel(f"{model.name} ({against})", env=model.env, root=against)
+        others = [start_host(work, fakes[0], other_model, upstreams=[fakes[50]])
+                  ] if against else []
         # The baseline's upstream is fixed at start: one per fake.
         baselines = {delay: start_host(work, fake, BASELINE) for delay, fake in fakes.items()}
-        with running(*fakes.values(), host, *baselines.values()):
+        with running(*fakes.values(), host, *others, *baselines.values()):
             pids = wait_workers(host, model)
+            other_pids = [wait_workers(other, other_model) for other in others]
             base_pids = {delay: wait_workers(base, BASELINE) for delay, base in baselines.items()}
             # Every worker imports its applications lazily on its first call: warm them all.
             warm = [host_target(host, "dataset", fakes[0]),
@@ -79,7 +87,12 @@ def run(quick: bool = False, model: ServerModel = CHOSEN) -> dict[str, Any]:
                       for delay, base in baselines.items())]
             drive([{"target": target, "concurrency": 16, "requests": 64 if quick else 400,
                     "deadline": 30} for target in warm], timeout=90)
+            warm = [host_target(other, "dataset", fakes[0]) for other in others]
+            drive([{"target": target, "concurrency": 16, "requests": 64 if quick else 400,
+                    "deadline": 30} for target in warm], timeout=90)
             for (delay, concurrency), (full, small) in COUNTS.items():
+                if only and (delay, concurrency) not in only:
+                    continue
                 count = small if quick else full
                 upstream = fakes[delay]
                 targets = {
@@ -89,6 +102,9 @@ def run(quick: bool = False, model: ServerModel = CHOSEN) -> dict[str, Any]:
                     "dataset": (host_target(host, "dataset", upstream), pids),
                     "json": (host_target(host, "json", upstream), pids),
                 }
+                for other, watch in zip(others, other_pids, strict=True):
+                    targets["dataset@other"] = (host_target(other, "dataset", upstream), watch)
+                    targets["json@other"] = (host_target(other, "json", upstream), watch)
                 # Clients start spread over one upstream delay, so the 32 calls do not come
                 # back (and compete for the CPU) all at once, round after round.
                 phases = [
@@ -99,7 +115,8 @@ def run(quick: bool = False, model: ServerModel = CHOSEN) -> dict[str, Any]:
                 ]
                 results = drive(phases, timeout=blocks * len(targets) * 150)
                 cases.append(summarise(delay, concurrency, results))
-    return {"benchmark": "latency", "quick": quick, "server": model.name, "machine": machine(),
+    return {"benchmark": "latency", "quick": quick, "server": model.name, "against": against,
+            "machine": machine(),
             "busy_before": busy, "cases": cases, "targets": TARGETS}
 
 
@@ -181,8 +198,15 @@ def _blank(value: float | None) -> float | str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny counts (smoke test)")
+    parser.add_argument("--against", default="",
+                        help="A/B: also serve this other checkout (git worktree add DIR COMMIT)")
+    parser.add_argument("--cases", default="",
+                        help="upstream-ms:concurrency pairs to run, e.g. 0:1,0:32 (default all)")
     args = parser.parse_args(argv)
-    result = run(args.quick)
+    only = tuple((int(delay), int(conc)) for delay, conc in
+                 (pair.split(":") for pair in args.cases.split(",") if pair))
+    result = run(args.quick, against=str(Path(args.against).resolve()) if args.against else "",
+                 only=only)
     print(report(result))
     print(f"saved {save('latency', result)}")
     return 0
