@@ -15,7 +15,7 @@ from __future__ import annotations
 from lxml import etree
 
 from workflowapp.context import _xml, values
-from workflowapp.context.model import Context, Format
+from workflowapp.context.model import Context, DataType, Format, Parameter
 from workflowapp.errors import ContextError
 
 __all__ = ["COLUMNS", "SCHEMA", "from_element", "read", "write"]
@@ -115,6 +115,10 @@ def write(ctx: Context) -> bytes:
         parts.append(SCHEMA)
     escape = _xml.escape_text
     for parameter in ctx.parameters.values():
+        value = parameter.value
+        if value is None or (parameter.data_type is DataType.TEXT and type(value) is str):
+            parts.append(_text_parameter(parameter.name, parameter, value))
+            continue
         parts.append("<parameter>")
         for column, text in _xml.parameter_to_record(
             parameter, COLUMNS, values.format_datetime, escape
@@ -125,6 +129,18 @@ def write(ctx: Context) -> bytes:
         parts.append(_session(ctx.session))
     parts.append("</NewDataSet>")
     return "".join(parts).encode("utf-8")
+
+
+def _text_parameter(name: str, parameter: Parameter, value: str | None) -> str:
+    """A parameter without a value or with a TEXT one, the common case, in one string (what
+    :func:`_xml.parameter_to_record` writes, without its per-field tuples)."""
+    try:
+        text = f"<textValue>{_xml.escape_text(value)}</textValue>" if value else ""
+        return (f"<parameter><name>{_xml.escape_text(name)}</name><dataType>"
+                f"{parameter.data_type}</dataType><direction>{parameter.direction}</direction>"
+                f"{text}</parameter>")
+    except ValueError as exc:
+        raise ContextError(f"parameter {name!r}: {exc}", parameter=name) from None
 
 
 def _session(session: dict[str, str]) -> str:
