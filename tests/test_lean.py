@@ -4,11 +4,11 @@ the Flask application has hooks it would not run."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from flask import Flask, request_started
+from flask import Flask, request_finished
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -54,18 +54,19 @@ def app(make_client: Callable[..., FlaskClient]) -> Flask:
 
 
 @pytest.fixture
-def dispatched(app: Flask) -> Iterator[list[str]]:
-    """The paths Flask dispatched itself (its request_started signal)."""
+def dispatched(app: Flask, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths Flask dispatched itself."""
     seen: list[str] = []
+    dispatch = app.full_dispatch_request
 
-    def record(sender: Any, **_: Any) -> None:
+    def record() -> Any:
         from flask import request
 
         seen.append(request.path)
+        return dispatch()
 
-    request_started.connect(record, app)
-    yield seen
-    request_started.disconnect(record, app)
+    monkeypatch.setattr(app, "full_dispatch_request", record)
+    return seen
 
 
 @settings(max_examples=150, deadline=None,
@@ -116,4 +117,21 @@ def test_steps_aside_when_flask_has_hooks_it_would_skip(app: Flask, dispatched: 
     response = app.test_client().post("/ECHO", data=ECHO, headers={"Authorization": GOOD})
     assert response.status_code == 200
     assert calls == ["before"]
+    assert dispatched == ["/ECHO"]
+
+
+def test_steps_aside_for_receivers_of_flask_request_signals(app: Flask, dispatched: list[str]
+                                                           ) -> None:
+    finished: list[int] = []
+
+    def record(sender: Any, response: Any, **_: Any) -> None:
+        finished.append(response.status_code)
+
+    request_finished.connect(record, app)
+    try:
+        response = app.test_client().post("/ECHO", data=ECHO, headers={"Authorization": GOOD})
+    finally:
+        request_finished.disconnect(record, app)
+    assert response.status_code == 200
+    assert finished == [200]
     assert dispatched == ["/ECHO"]

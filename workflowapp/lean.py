@@ -10,7 +10,8 @@ works, and so do the request body limits that read it); it runs the error handle
 and error answers) and hands every other request to Flask unchanged.
 
 It steps aside entirely (Flask serves everything) when the application has hooks it does not
-run: ``before_request``, URL value preprocessors or teardown functions.
+run: ``before_request``, URL value preprocessors, teardown functions, or receivers of Flask's
+request signals (observers belong on :mod:`workflowapp.events`, which both paths emit alike).
 """
 
 from __future__ import annotations
@@ -18,11 +19,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from flask import signals
 from werkzeug.exceptions import HTTPException
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from flask import Flask, Request, Response
+
+#: Flask's per-request signals, which this path does not send.
+_REQUEST_SIGNALS = (signals.request_started, signals.request_finished,
+                    signals.got_request_exception, signals.request_tearing_down)
 
 
 class LeanPost:
@@ -58,7 +64,8 @@ class LeanPost:
         return not (any(app.before_request_funcs.values())
                     or any(app.url_value_preprocessors.values())
                     or any(app.teardown_request_funcs.values())
-                    or app.teardown_appcontext_funcs)
+                    or app.teardown_appcontext_funcs
+                    or any(signal.receivers for signal in _REQUEST_SIGNALS))
 
     def _handled(self, error: Exception) -> Response:
         """The answer of the application's error handler for ``error`` (by status code first,
