@@ -230,6 +230,7 @@ BAD_CHAT = {
     "tool_name": ({"tools": [{"type": "function", "function": {"name": "get weather"}}]},
                   "tools[0].function.name", "does not match pattern"),
     "tool_choice_without_tools": ({"tool_choice": "auto"}, "tool_choice", "only allowed"),
+    "model_object": ({"model": {}}, "model", "is not valid under any of the given schemas"),
 }
 
 

@@ -62,3 +62,18 @@ def test_exception_text_is_redacted(tmp_path: Path) -> None:
         log.exception("boom")
     assert "sk-in-trace-42" not in stream.getvalue()
     assert "RuntimeError" in stream.getvalue()
+
+
+def test_base64_runs_are_logged_by_their_length_only() -> None:
+    run = "iVBORw0KGgo" + "A" * 300 + "=="
+    assert logs.redact(f'{{"url": "data:image/png;base64,{run}"}}') \
+        == '{"url": "data:image/png;base64,[base64: 313 characters]"}'
+    short = "sha256 " + "ab" * 32  # a hash, a key or an id stays readable
+    assert logs.redact(short) == short
+
+
+def test_concealed_texts_are_forgotten_when_the_call_ends() -> None:
+    with logs.call_secrets():
+        logs.conceal("[attachment: a.txt]", "the file's words", "the file\\u2019s words")
+        assert logs.redact("x the file's words y") == "x [attachment: a.txt] y"
+    assert logs.redact("x the file's words y") == "x the file's words y"

@@ -70,8 +70,9 @@ def test_empty_value_counts_as_absent() -> None:
 def test_allowed_hosts_default_and_explicit() -> None:
     settings = Settings({"OpenAIChatApiUrl": "https://Res.openai.azure.com/openai/v1/chat",
                          "OpenAIModerationApiUrl": "http://127.0.0.1:8080/v1/moderations"})
-    assert settings.allowed_hosts == {"api.openai.com", "https://res.openai.azure.com",
-                                      "http://127.0.0.1:8080"}
+    assert settings.allowed_hosts == {"api.openai.com", "api.anthropic.com", "api.mistral.ai",
+                                      "generativelanguage.googleapis.com",
+                                      "https://res.openai.azure.com", "http://127.0.0.1:8080"}
     explicit = Settings({"WorkflowAppAllowedHosts": "a.example, *.b.example",
                          "OpenAIChatApiUrl": "https://llm.example/v1/chat/completions"})
     assert explicit.allowed_hosts == {"a.example", "*.b.example", "https://llm.example"}

@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     from . import logs
     from .apps import registry
     from .apps.call import Services
+    from .events import Events
     from .settings import Settings
     from .upstream import Client
     from .web import create_app as create_web_app
@@ -30,11 +31,15 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     logs.configure(
         settings, app_levels={app.name: app.log_setting for app in registry.all_apps()}
     )
+    events = Events()
     client = client or Client(
         pool_size=settings.get_int("WorkflowAppPoolSize"),
         allowed_hosts=settings.allowed_hosts,
+        events=events,
     )
-    return create_web_app(Services(settings, client))
+    if client.events is None:
+        client.listen(events)
+    return create_web_app(Services(settings, client, client.events or events))
 
 
 __all__ = ["__version__", "create_app"]

@@ -4,7 +4,10 @@ Each application logs to ``workflowapp.apps.<NAME>`` at the level of its ``...Lo
 the host itself logs to ``workflowapp`` at ``WorkflowAppLogLevel``. Records go to stderr and to a
 daily file ``workflowapp-YYYY-MM-DD.log`` in ``WorkflowAppLogPath``. Every record passes through
 :class:`RedactingFilter`, which removes the configured secrets, the API key of the call being
-served and anything shaped like a credential, so no log line can carry a key.
+served and anything shaped like a credential, so no log line can carry a key. It also keeps
+files out of the logs: every run of base64 (data URLs, Anthropic image and document blocks) is
+shown by its length only, and the texts a call registered with :func:`conceal` (the text of
+its attachments) by their label.
 """
 
 from __future__ import annotations
@@ -36,8 +39,14 @@ _PATTERNS = (
     re.compile(r"()\bsk-[A-Za-z0-9_-]{8,}"),
 )
 
+#: Base64 runs long enough to be file content (a key or a hash is shorter).
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{200,}={0,2}")  # a run, from its start
+
 _call_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
     "workflowapp_call_secrets", default=()
+)
+_call_concealed: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar(
+    "workflowapp_call_concealed", default=()
 )
 
 
@@ -47,16 +56,29 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         text = text.replace(secret, REDACTED)
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
-    return text
+    for needle, label in _call_concealed.get():
+        text = text.replace(needle, label)
+    return _BASE64.sub(lambda m: f"[base64: {len(m.group())} characters]", text)
+
+
+def conceal(label: str, *forms: str) -> None:
+    """Log ``label`` in place of each of ``forms`` (one content in its escaped spellings) until
+    the end of the current call (:func:`call_secrets` restores the state it found)."""
+    pairs = tuple((form, label) for form in sorted(set(forms), key=len, reverse=True)
+                  if len(form) >= 8)
+    _call_concealed.set(_call_concealed.get() + pairs)
 
 
 @contextlib.contextmanager
 def call_secrets(*secrets: str | None) -> Iterator[None]:
-    """Redact these values (e.g. the call's ``API_KEY``) from every record logged inside."""
+    """Redact these values (e.g. the call's ``API_KEY``) from every record logged inside; what
+    is :func:`conceal`-ed inside is forgotten on the way out."""
     token = _call_secrets.set(_call_secrets.get() + tuple(s for s in secrets if s))
+    concealed = _call_concealed.set(_call_concealed.get())
     try:
         yield
     finally:
+        _call_concealed.reset(concealed)
         _call_secrets.reset(token)
 
 

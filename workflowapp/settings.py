@@ -100,6 +100,11 @@ URL_SETTINGS = tuple(s.name for s in SCHEMA if s.url)
 SECRET_SETTINGS = tuple(s.name for s in SCHEMA if s.secret)
 
 
+#: The default WorkflowAppAllowedHosts: the providers' official hosts (https only).
+PROVIDER_HOSTS = ("api.openai.com", "api.anthropic.com", "api.mistral.ai",
+                  "generativelanguage.googleapis.com")
+
+
 def declared(name: str) -> Setting | None:
     """The declaration of a setting by any of its spellings (any case), else None."""
     return _BY_NAME.get(name.lower())
@@ -200,9 +205,10 @@ class Settings:
 
     @property
     def allowed_hosts(self) -> frozenset[str]:
-        """Where a URL may point: ``WorkflowAppAllowedHosts`` (default ``api.openai.com``) plus
-        the scheme, host and port of every configured URL setting."""
-        entries = set(self.get_list("WorkflowAppAllowedHosts", ",") or ["api.openai.com"])
+        """Where a URL may point: ``WorkflowAppAllowedHosts`` (default: the official https
+        hosts of OpenAI, Anthropic, Mistral and Gemini) plus the scheme, host and port of every
+        configured URL setting."""
+        entries = set(self.get_list("WorkflowAppAllowedHosts", ",") or PROVIDER_HOSTS)
         for key in URL_SETTINGS:
             url = self.get(key)
             parts = urlsplit(url) if url else None

@@ -155,7 +155,8 @@ def test_empty_numbered_pair_is_skipped(client: FlaskClient, fake_openai: FakeOp
         ([param("USER_MESSAGE", "x"), param("TOOLS", '[{"type": "function", "name": "f"}]')],
          "TOOLS"),
         ([param("USER_MESSAGE", "x"), param("RESPONSE_FORMAT", "xml")], "RESPONSE_FORMAT"),
-        ([param("USER_MESSAGE", "x"), param("RESPONSE_FORMAT", "json_object")], "JSON"),
+        ([param("USER_MESSAGE", "x"), param("RESPONSE_FORMAT", "json_object"),
+          param("PROVIDER", "openai")], "JSON"),
         ([param("USER_MESSAGE", "x"), param("RESPONSE_FORMAT", "json_schema")],
          "RESPONSE_FORMAT_JSON_SCHEMA"),
         ([param("USER_MESSAGE", "x"), param("RESPONSE_FORMAT", "json_schema"),
@@ -164,7 +165,7 @@ def test_empty_numbered_pair_is_skipped(client: FlaskClient, fake_openai: FakeOp
         ([param("USER_MESSAGE", "x"), param("RESPONSE_FORMAT", "json_schema"),
           param("RESPONSE_FORMAT_JSON_SCHEMA", '{"type": "nonsense"}')],
          "RESPONSE_FORMAT_JSON_SCHEMA"),
-        ([param("USER_MESSAGE", "x"), param("PROVIDER", "anthropic")], "PROVIDER"),
+        ([param("USER_MESSAGE", "x"), param("PROVIDER", "bedrock")], "PROVIDER"),
         ([param("USER_MESSAGE", "x"), param("URL", "https://evil.example/v1/chat/completions")],
          "WorkflowAppAllowedHosts"),
     ],
@@ -249,7 +250,8 @@ def test_several_choices(client: FlaskClient, fake_openai: FakeOpenAI) -> None:
     assert json.loads(reply["RESULT_CONTENTS"]) == ["one", "two", "three"]
     assert reply["RESULT_CONTENT"] == "one"
     history = json.loads(reply["MESSAGE_HISTORY"])
-    assert [m["content"] for m in history] == ["x", "one", "two", "three"]
+    # only the first choice continues the conversation (llama.cpp finding, issue 10)
+    assert [m["content"] for m in history] == ["x", "one"]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

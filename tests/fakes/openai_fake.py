@@ -14,6 +14,13 @@ For benchmarks, as a separate process (1,000 concurrent 2-s answers are cheap un
 
 It prints ``listening on http://HOST:PORT/v1`` on stdout once ready; ``GET /_fake/stats``
 returns request counters (``max_in_flight`` shows the concurrency reached).
+
+Mistral and Gemini: ``FakeOpenAI(mode="mistral")`` / ``FakeOpenAI(mode="gemini")`` (fixtures
+``fake_mistral`` / ``fake_gemini``, command line ``--mode``) enforce those providers' rules and
+error shapes on top of the OpenAI checks (:mod:`tests.fakes.compat_spec`); scripted answers:
+``mistral_reply``, ``mistral_tool_call``, ``mistral_error_reply``,
+``mistral_unknown_field_reply``, ``gemini_error_reply`` (Gemini answers are OpenAI-shaped:
+``chat_reply``).
 """
 
 from __future__ import annotations
@@ -38,6 +45,13 @@ import signal  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from typing import Any  # noqa: E402
 
+from tests.fakes.compat_replies import (  # noqa: E402
+    gemini_error_reply,
+    mistral_error_reply,
+    mistral_reply,
+    mistral_tool_call,
+    mistral_unknown_field_reply,
+)
 from tests.fakes.records import FileInfo, RecordedRequest  # noqa: E402
 from tests.fakes.replies import (  # noqa: E402
     CATEGORIES,
@@ -67,7 +81,7 @@ from tests.fakes.replies import (  # noqa: E402
     unsupported_parameter_reply,
     unsupported_value_reply,
 )
-from tests.fakes.server import ENDPOINTS, FakeOpenAI  # noqa: E402
+from tests.fakes.server import ENDPOINTS, MODES, FakeOpenAI  # noqa: E402
 from tests.fakes.spec import (  # noqa: E402
     ENV_VAR,
     MAX_AUDIO_BYTES,
@@ -82,6 +96,7 @@ __all__ = [
     "ENV_VAR",
     "IMAGE_CATEGORIES",
     "MAX_AUDIO_BYTES",
+    "MODES",
     "FakeOpenAI",
     "FileInfo",
     "InvalidReply",
@@ -98,12 +113,17 @@ __all__ = [
     "drop_reply",
     "error_body",
     "error_reply",
+    "gemini_error_reply",
     "html_error_reply",
     "insufficient_quota_reply",
     "json_reply",
     "llamacpp_error_reply",
     "load_spec",
     "main",
+    "mistral_error_reply",
+    "mistral_reply",
+    "mistral_tool_call",
+    "mistral_unknown_field_reply",
     "moderation_reply",
     "moderation_result",
     "openai_error",
@@ -136,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--deployments", help="comma-separated Azure deployments (default: any)")
     parser.add_argument("--record-limit", type=int, default=1000,
                         help="keep the last N requests in memory")
+    parser.add_argument("--mode", choices=MODES, default="openai",
+                        help="enforce Mistral's or Gemini's rules and error shapes")
     args = parser.parse_args(argv)
     if args.server == "gevent":
         from gevent import monkey
@@ -146,11 +168,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.host, args.port, delay=args.delay_ms / 1000, validate=not args.no_validate,
         api_key=args.api_key, require_auth=not args.no_auth,
         deployments=args.deployments.split(",") if args.deployments else None,
-        record_limit=args.record_limit, server=args.server)
+        record_limit=args.record_limit, server=args.server, mode=args.mode)
     signal.signal(signal.SIGTERM, _exit)
 
     def ready(url: str) -> None:
-        print(f"listening on {url}/v1", flush=True)
+        print(f"listening on {fake.base_url}", flush=True)
         print(f"server={args.server} delay_ms={args.delay_ms:g} validate={fake.validate} "
               f"schema={'skipped' if fake.spec is None else fake.spec.directory}",
               file=sys.stderr, flush=True)

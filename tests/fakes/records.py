@@ -7,7 +7,7 @@ from typing import Any
 
 __all__ = ["AUTH_HEADERS", "FileInfo", "RecordedRequest"]
 
-AUTH_HEADERS = ("authorization", "api-key")
+AUTH_HEADERS = ("authorization", "api-key", "x-api-key")
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,11 @@ class RecordedRequest:
     body: bytes = field(repr=False)
     request_id: str
     endpoint: str | None = None
-    """``chat``, ``moderations``, ``transcriptions``, ``models`` or ``None`` (unknown path)."""
+    """``chat``, ``moderations``, ``transcriptions``, ``models``, ``messages`` (Anthropic) or
+    ``None`` (unknown path)."""
     flavor: str = "openai"
-    """``openai``, ``azure`` (deployment URL) or ``azure_v1``."""
+    """``openai``, ``azure`` (deployment URL), ``azure_v1``, ``mistral``, ``gemini`` or
+    ``anthropic``."""
     deployment: str | None = None
     json: Any = None
     form: dict[str, Any] = field(default_factory=dict)
@@ -47,7 +49,7 @@ class RecordedRequest:
     files: dict[str, FileInfo] = field(default_factory=dict)
     api_key: str | None = None
     auth: str | None = None
-    """``bearer`` or ``api-key``: where the key came from."""
+    """``bearer``, ``api-key`` or ``x-api-key``: where the key came from."""
     status: int | None = None
     invalid: str | None = None
 
@@ -69,8 +71,9 @@ class RecordedRequest:
         return value if isinstance(value, str) else self.deployment
 
     def secret_locations(self, secret: str) -> list[str]:
-        """Where ``secret`` occurs outside its legitimate place (``Bearer <secret>`` or
-        ``api-key: <secret>``): path, query, other headers, body, file names or contents."""
+        """Where ``secret`` occurs outside its legitimate place (``Bearer <secret>``,
+        ``api-key: <secret>`` or ``x-api-key: <secret>``): path, query, other headers, body,
+        file names or contents."""
         found: list[str] = []
         if secret in self.path:
             found.append("path")
@@ -78,7 +81,7 @@ class RecordedRequest:
             found.append("query")
         for name, value in self.headers.items():
             legitimate = (name == "authorization" and value == f"Bearer {secret}") or (
-                name == "api-key" and value == secret)
+                name in ("api-key", "x-api-key") and value == secret)
             if (secret in value and not legitimate) or secret in name:
                 found.append(f"header {name}")
         if secret.encode() in self.body:

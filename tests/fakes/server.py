@@ -12,65 +12,34 @@ Routes match on the path suffix, so any base URL works:
 
 from __future__ import annotations
 
-import itertools
-import json
 import re
-import socket
-import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
+from tests.fakes import compat_spec as compat
 from tests.fakes import spec as specs
+from tests.fakes.base import FakeServer, Refusal, Route
+from tests.fakes.compat_replies import default_mistral_reply
 from tests.fakes.records import FileInfo, RecordedRequest
-from tests.fakes.replies import Reply, ReplyLike, default_reply, error_body
-from tests.fakes.spec import InvalidReply, Problem
+from tests.fakes.replies import Reply, default_reply, error_body
+from tests.fakes.spec import Problem
 
-__all__ = ["ENDPOINTS", "FakeOpenAI"]
+__all__ = ["ENDPOINTS", "MODES", "FakeOpenAI", "Mode"]
 
 ENDPOINTS = ("chat", "moderations", "transcriptions")
+Mode = Literal["openai", "mistral", "gemini"]
+MODES: tuple[Mode, ...] = ("openai", "mistral", "gemini")
 _SUFFIXES = (("/chat/completions", "chat"), ("/moderations", "moderations"),
              ("/audio/transcriptions", "transcriptions"), ("/models", "models"))
 _AZURE = re.compile(r"/openai/deployments/(?P<deployment>[^/]+)(?P<rest>/.*)$")
 _AZURE_V1 = re.compile(r"/openai/v1(?P<rest>/.*)$")
-_JSON = "application/json"
-_TEXT = "text/plain; charset=utf-8"
-
-StartResponse = Callable[..., Any]
 
 
-@dataclass
-class _Answer:
-    status: int
-    body: bytes
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    drop: bool = False
-
-
-@dataclass(frozen=True)
-class _Route:
-    endpoint: str | None
-    flavor: str = "openai"
-    deployment: str | None = None
-
-
-class _Refusal(Exception):
-    """A request answered before any script runs (auth, URL, validation)."""
-
-    def __init__(self, status: int, body: dict[str, Any], invalid: str | None = None) -> None:
-        super().__init__(invalid or json.dumps(body))
-        self.status = status
-        self.body = body
-        self.invalid = invalid
-
-
-class FakeOpenAI:
+class FakeOpenAI(FakeServer):
     """A loopback OpenAI-compatible server with recording, scripting and request validation.
 
     Settings (``api_key``, ``require_auth``, ``deployments``, ``delay``, ``validate``) are plain
@@ -85,42 +54,32 @@ class FakeOpenAI:
     :param spec_dir: spec folder (default ``$WORKFLOWAPP_OPENAI_SPEC`` or ``<repo>/../shared``).
     :param server: ``threaded`` (werkzeug) or ``gevent`` (``gevent.pywsgi``, for
         :meth:`serve_forever` in a monkey-patched process).
+    :param mode: ``openai``; ``mistral`` or ``gemini`` enforce that provider's rules and error
+        shapes on top of the OpenAI checks (see :mod:`tests.fakes.compat_spec`); only chat
+        (and models) exist in those modes. ``mode`` and ``gemini_keywords`` (the JSON-schema
+        keywords Gemini refuses, default ``{"$schema"}``) are settings like ``api_key``.
     """
+
+    ENDPOINTS = ENDPOINTS
+    NAME = "openai-fake"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, delay: float = 0.0,
                  validate: bool = True, api_key: str | None = None, require_auth: bool = True,
                  deployments: Iterable[str] | None = None, record_limit: int | None = None,
                  spec_dir: str | Path | None = None,
-                 server: Literal["threaded", "gevent"] = "threaded") -> None:
-        self.host = host
-        self.port = port
-        self.server_kind = server
+                 server: Literal["threaded", "gevent"] = "threaded",
+                 mode: Mode = "openai") -> None:
+        super().__init__(host, port, delay=delay, validate=validate, api_key=api_key,
+                         require_auth=require_auth, record_limit=record_limit, server=server)
         self.spec, self.schema_skipped_reason = specs.load_spec(spec_dir)
-        self._defaults: dict[str, Any] = {
-            "delay": delay, "validate": validate, "api_key": api_key,
-            "require_auth": require_auth,
-            "deployments": None if deployments is None else frozenset(deployments),
-        }
-        self.delay: float = delay
-        self.validate: bool = validate
-        self.api_key: str | None = api_key
-        self.require_auth: bool = require_auth
-        self.deployments: frozenset[str] | None = self._defaults["deployments"]
-        self._lock = threading.Lock()
-        self._record_limit = record_limit
-        self._requests: deque[RecordedRequest] = deque(maxlen=record_limit)
-        self._invalid: list[str] = []
-        self._errors: list[str] = []
-        self._queue: deque[ReplyLike] = deque()
-        self._queues: dict[str, deque[ReplyLike]] = {name: deque() for name in ENDPOINTS}
-        self._ids = itertools.count(1)
-        self._total = 0
-        self._in_flight = 0
-        self._max_in_flight = 0
-        self._expect_invalid = False
-        self._wake = threading.Event()
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self.deployments: frozenset[str] | None = None
+        self._setting("deployments", None if deployments is None else frozenset(deployments))
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        self.mode: Mode = mode
+        self._setting("mode", mode)
+        self.gemini_keywords: frozenset[str] = frozenset()
+        self._setting("gemini_keywords", frozenset({"$schema"}))
 
     # -- URLs ----------------------------------------------------------------------------------
 
@@ -131,8 +90,8 @@ class FakeOpenAI:
 
     @property
     def base_url(self) -> str:
-        """The OpenAI base URL, ``http://host:port/v1``."""
-        return f"{self.url}/v1"
+        """The base URL: ``http://host:port/v1`` (Gemini mode: ``…/v1beta/openai``)."""
+        return f"{self.url}/v1beta/openai" if self.mode == "gemini" else f"{self.url}/v1"
 
     @property
     def chat_url(self) -> str:
@@ -165,277 +124,66 @@ class FakeOpenAI:
     def azure_v1_chat_url(self) -> str:
         return f"{self.azure_v1_base_url}/chat/completions"
 
-    # -- lifecycle -----------------------------------------------------------------------------
-
-    def start(self) -> FakeOpenAI:
-        """Serve in a daemon thread (werkzeug, threaded); returns ``self``."""
-        if self._server is not None:
-            return self
-        if self.server_kind != "threaded":
-            raise ValueError("start() runs the threaded server; use serve_forever() for gevent")
-        self._wake = threading.Event()
-        self._server = _make_werkzeug_server(self.host, self.port, self)
-        self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name=f"openai-fake-{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and wake any delayed answer."""
-        self._wake.set()
-        server, self._server = self._server, None
-        if server is None:
+    def _admit(self, request: Request, record: RecordedRequest, route: Route) -> None:
+        if self.mode == "openai":
+            self._admit_openai(request, record, route)
             return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def serve_forever(self, ready: Callable[[str], None] | None = None) -> None:
-        """Serve in this thread until interrupted; ``ready(url)`` is called once listening."""
-        if self.server_kind == "gevent":
-            from gevent.pywsgi import WSGIServer
-
-            # Accepted sockets inherit TCP_NODELAY: gevent.pywsgi writes headers and body in two
-            # sends, and with Nagle's algorithm on every kept-alive answer would wait ~40 ms
-            # for the client's delayed ACK (real OpenAI endpoints do not).
-            server = WSGIServer(_nodelay_listener(self.host, self.port), self, log=None)
-            server.start()
-            self.port = server.server_port
-            self._server = server
-            if ready is not None:
-                ready(self.url)
-            try:
-                server.serve_forever()
-            finally:
-                self._server = None
-            return
-        server = _make_werkzeug_server(self.host, self.port, self)
-        self.port = server.server_port
-        if ready is not None:
-            ready(self.url)
         try:
-            server.serve_forever()
-        finally:
-            server.server_close()
+            if route.flavor != "openai" or route.endpoint not in ("chat", "models", None):
+                raise Refusal(404, _invalid_url(request),
+                              f"the {self.mode} mode has no {request.path} endpoint")
+            self._admit_openai(request, record, route)
+        except Refusal as refusal:
+            if refusal.shaped:
+                raise
+            raise self._in_mode(refusal, record) from None
 
-    # -- scripting and state -------------------------------------------------------------------
+    def _in_mode(self, refusal: Refusal, record: RecordedRequest) -> Refusal:
+        """An OpenAI-shaped refusal in the Mistral or Gemini error shape."""
+        error = refusal.body.get("error") if isinstance(refusal.body, dict) else None
+        message = str(error.get("message")) if isinstance(error, dict) else str(refusal.body)
+        status = refusal.status
+        if self.mode == "mistral":
+            body: Any = ({"message": "Unauthorized", "request_id": record.request_id}
+                         if status == 401 else compat.mistral_error_body(message, status))
+        elif status == 401 and record.api_key:
+            status, body = 400, compat.gemini_error_body(
+                400, "API key not valid. Please pass a valid API key.", details=[{
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "API_KEY_INVALID", "domain": "googleapis.com"}])
+        elif status == 401:
+            body = compat.gemini_error_body(
+                401, "Request is missing required authentication credential. Expected OAuth 2 "
+                "access token, login cookie or other valid authentication credential.")
+        else:
+            body = compat.gemini_error_body(status, message)
+        return Refusal(status, body, refusal.invalid, refusal.headers, shaped=True)
 
-    def push(self, *replies: ReplyLike, endpoint: str | None = None) -> FakeOpenAI:
-        """Queue answers (FIFO). With ``endpoint`` (``chat``/``moderations``/
-        ``transcriptions``) they are used only by that endpoint, before the shared queue."""
-        if endpoint is not None and endpoint not in self._queues:
-            raise ValueError(f"endpoint must be one of {ENDPOINTS}")
-        for reply in replies:
-            if not isinstance(reply, Reply) and not callable(reply):
-                raise TypeError(f"push() takes Reply objects or callables, not {reply!r}")
-        with self._lock:
-            (self._queues[endpoint] if endpoint else self._queue).extend(replies)
-        return self
-
-    @property
-    def pending(self) -> int:
-        """Scripted answers not used yet."""
-        with self._lock:
-            return len(self._queue) + sum(len(q) for q in self._queues.values())
-
-    def reset(self) -> None:
-        """Forget queues, records, invalid/error lists and restore the constructor settings."""
-        with self._lock:
-            self._wake.set()
-            self._wake = threading.Event()
-            self._queue.clear()
-            for queue in self._queues.values():
-                queue.clear()
-            self._requests.clear()
-            self._invalid.clear()
-            self._errors.clear()
-            self._expect_invalid = False
-            self._total = 0
-            self._max_in_flight = self._in_flight
-        for name, value in self._defaults.items():
-            setattr(self, name, value)
-
-    def expect_invalid(self) -> FakeOpenAI:
-        """Declare that this test sends invalid requests on purpose (fixture won't fail)."""
-        self._expect_invalid = True
-        return self
-
-    @property
-    def invalid_expected(self) -> bool:
-        return self._expect_invalid
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """A snapshot of the recorded requests, oldest first."""
-        with self._lock:
-            return list(self._requests)
-
-    @property
-    def last_request(self) -> RecordedRequest:
-        with self._lock:
-            if not self._requests:
-                raise LookupError("the fake has received no request")
-            return self._requests[-1]
-
-    def requests_for(self, endpoint: str) -> list[RecordedRequest]:
-        """Recorded requests of one endpoint (``chat``, ``moderations``, ...)."""
-        return [r for r in self.requests if r.endpoint == endpoint]
-
-    @property
-    def invalid(self) -> list[str]:
-        """Messages of the invalid requests received (each answered with a 4xx)."""
-        with self._lock:
-            return list(self._invalid)
-
-    @property
-    def errors(self) -> list[str]:
-        """Faults of the fake's own script (bad replies, failing callables): fix the test."""
-        with self._lock:
-            return list(self._errors)
-
-    def stats(self) -> dict[str, int]:
-        with self._lock:
-            return {"requests": self._total, "in_flight": self._in_flight,
-                    "max_in_flight": self._max_in_flight, "invalid": len(self._invalid),
-                    "errors": len(self._errors), "pending": len(self._queue)}
-
-    def wait_for_requests(self, count: int, timeout: float = 5.0) -> list[RecordedRequest]:
-        """Wait until ``count`` requests were recorded; return them (raises on timeout)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.requests
-            if len(found) >= count:
-                return found
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(found)} requests recorded, expected {count}")
-            time.sleep(0.01)
-
-    def assert_secret_only_in_auth(self, secret: str) -> None:
-        """Fail unless ``secret`` appears only as the auth header value of every request."""
-        leaks = [f"{r.request_id} {r.method} {r.path}: {', '.join(places)}"
-                 for r in self.requests if (places := r.secret_locations(secret))]
-        if leaks:
-            raise AssertionError("secret sent outside the auth header: " + "; ".join(leaks))
-
-    def teardown_problems(self) -> list[str]:
-        """What should fail the test: unexpected invalid requests and script errors."""
-        problems = [f"script error: {e}" for e in self.errors]
-        if not self._expect_invalid:
-            problems += [f"invalid request: {m}" for m in self.invalid]
-        return problems
-
-    # -- WSGI ----------------------------------------------------------------------------------
-
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        with self._lock:
-            self._in_flight += 1
-            self._max_in_flight = max(self._max_in_flight, self._in_flight)
-        request = Request(environ)
-        try:
-            answer = self._answer(request)
-        except Exception as exc:  # the fake itself failed: make it loud, not a hang
-            self._note_error(f"{type(exc).__name__}: {exc}")
-            answer = _Answer(500, _dump(error_body(f"fake failure: {exc}", "server_error")),
-                             [("Content-Type", _JSON)])
-        finally:
-            request.close()
-            with self._lock:
-                self._in_flight -= 1
-        return _send(answer, start_response)
-
-    def _answer(self, request: Request) -> _Answer:
-        path = request.path
-        if path.startswith("/_fake/"):
-            return self._control(request)
-        request_id = f"req_{next(self._ids)}"
-        route = _route(path)
-        record = self._record(request, route, request_id)
-        try:
-            self._admit(request, record, route)
-            answer = self._scripted(record, route)
-        except _Refusal as refusal:
-            record.invalid = refusal.invalid
-            if refusal.invalid is not None:
-                with self._lock:
-                    self._invalid.append(f"{record.method} {record.path}: {refusal.invalid}")
-            answer = _Answer(refusal.status, _dump(refusal.body), [("Content-Type", _JSON)])
-        record.status = answer.status
-        if not any(name.lower() == "x-request-id" for name, _ in answer.headers):
-            answer.headers.append(("x-request-id", request_id))
-        return answer
-
-    def _control(self, request: Request) -> _Answer:
-        if request.path == "/_fake/reset" and request.method == "POST":
-            self.reset()
-            return _Answer(200, b'{"reset": true}', [("Content-Type", _JSON)])
-        if request.path == "/_fake/stats":
-            return _Answer(200, _dump(self.stats()), [("Content-Type", _JSON)])
-        return _Answer(404, _dump(error_body("unknown control path")), [("Content-Type", _JSON)])
-
-    def _record(self, request: Request, route: _Route, request_id: str) -> RecordedRequest:
-        body = request.get_data(cache=True)
-        record = RecordedRequest(
-            method=request.method, path=request.path, query=dict(request.args.items()),
-            headers={k.lower(): v for k, v in request.headers.items()}, body=body,
-            request_id=request_id, endpoint=route.endpoint, flavor=route.flavor,
-            deployment=route.deployment)
-        if request.mimetype == "multipart/form-data":
-            try:
-                record.form_items = list(request.form.items(multi=True))
-                for name, storage in request.files.items():
-                    data = storage.read()
-                    record.files[name] = FileInfo(name, storage.filename or "",
-                                                  storage.mimetype or "", len(data), data)
-            except RequestEntityTooLarge:
-                record.invalid = "a multipart text field exceeds 500 kB"
-            upload = record.files.get("file")
-            record.form = specs.transcription_fields(
-                record.form_items, upload.filename if upload else None, self.spec)
-        elif body:
-            try:
-                record.json = json.loads(body)
-            except ValueError:
-                record.json = None
-        with self._lock:
-            self._requests.append(record)
-            self._total += 1
-        return record
-
-    def _admit(self, request: Request, record: RecordedRequest, route: _Route) -> None:
+    def _admit_openai(self, request: Request, record: RecordedRequest, route: Route) -> None:
         """URL, method, auth, deployment and body checks, in the order OpenAI applies them."""
         if route.endpoint is None or (route.flavor == "azure" and route.endpoint == "models"):
-            raise _Refusal(404, _invalid_url(request), f"unknown path {request.path}")
+            raise Refusal(404, _invalid_url(request), f"unknown path {request.path}")
         wanted = "GET" if route.endpoint == "models" else "POST"
         if request.method != wanted:
-            raise _Refusal(404, _invalid_url(request), f"{request.method} not allowed here")
+            raise Refusal(404, _invalid_url(request), f"{request.method} not allowed here")
         if route.flavor == "azure" and not record.api_version:
-            raise _Refusal(404, {"error": {"code": "404", "message": "Resource not found"}},
+            raise Refusal(404, {"error": {"code": "404", "message": "Resource not found"}},
                            "Azure deployment URL without api-version")
         self._authenticate(record, route)
         if route.flavor != "openai" and route.endpoint == "moderations":
-            raise _Refusal(404, {"error": {"code": "404", "message": "Resource not found"}},
+            raise Refusal(404, {"error": {"code": "404", "message": "Resource not found"}},
                            "Azure OpenAI has no /moderations endpoint")
         deployment = route.deployment if route.flavor == "azure" else (
             record.model if route.flavor == "azure_v1" else None)
         if (deployment is not None and self.deployments is not None
                 and deployment not in self.deployments):
-            raise _Refusal(404, {"error": {
+            raise Refusal(404, {"error": {
                 "code": "DeploymentNotFound",
                 "message": "The API deployment for this resource does not exist. If you created "
                            "the deployment within the last 5 minutes, please wait a moment and "
                            "try again."}})
         if record.invalid is not None:
-            raise _Refusal(413, error_body(record.invalid), record.invalid)
+            raise Refusal(413, error_body(record.invalid), record.invalid)
         if self.validate and route.endpoint != "models":
             try:
                 self._check_body(request, record, route)
@@ -443,11 +191,13 @@ class FakeOpenAI:
                 where = problem.param
                 note = problem.message if not where or where in problem.message else (
                     f"{where}: {problem.message}")
-                raise _Refusal(problem.status, error_body(
+                if problem.body is not None:
+                    raise Refusal(problem.status, problem.body, note, shaped=True) from None
+                raise Refusal(problem.status, error_body(
                     problem.message, "invalid_request_error", where, problem.code), note
                 ) from None
 
-    def _authenticate(self, record: RecordedRequest, route: _Route) -> None:
+    def _authenticate(self, record: RecordedRequest, route: Route) -> None:
         header = record.headers.get("authorization", "")
         bearer = header[7:].strip() if header.lower().startswith("bearer ") else None
         azure_key = record.headers.get("api-key")
@@ -462,18 +212,18 @@ class FakeOpenAI:
             return
         azure = route.flavor != "openai"
         if not key:
-            raise _Refusal(401, _azure_401() if azure else error_body(
+            raise Refusal(401, _azure_401() if azure else error_body(
                 "You didn't provide an API key. You need to provide your API key in an "
                 "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), "
                 "or as the password field (with blank username) if you're accessing the API "
                 "from your browser and are prompted for a username and password. You can "
                 "obtain an API key from https://platform.openai.com/account/api-keys."))
         if self.api_key is not None and key != self.api_key:
-            raise _Refusal(401, _azure_401() if azure else error_body(
+            raise Refusal(401, _azure_401() if azure else error_body(
                 f"Incorrect API key provided: {_mask(key)}. You can find your API key at "
                 "https://platform.openai.com/account/api-keys.", code="invalid_api_key"))
 
-    def _check_body(self, request: Request, record: RecordedRequest, route: _Route) -> None:
+    def _check_body(self, request: Request, record: RecordedRequest, route: Route) -> None:
         if route.endpoint == "transcriptions":
             if request.mimetype != "multipart/form-data":
                 raise Problem(f"Invalid Content-Type {request.mimetype or '(none)'}: "
@@ -489,72 +239,60 @@ class FakeOpenAI:
             raise Problem("We could not parse the JSON body of your request. (HINT: This likely "
                           "means you aren't using your HTTP library correctly. The OpenAI API "
                           "expects a JSON payload, but what was sent was not valid JSON.)")
-        if route.endpoint == "chat":
+        if route.endpoint == "chat" and self.mode == "mistral":
+            compat.check_mistral_chat(record.json, self.spec)
+        elif route.endpoint == "chat" and self.mode == "gemini":
+            compat.check_gemini_chat(record.json, self.spec, self.gemini_keywords)
+        elif route.endpoint == "chat":
             specs.check_chat(record.json, self.spec,
                              deployment=route.deployment if route.flavor == "azure" else None)
         else:
             specs.check_moderation(record.json, self.spec)
 
-    def _next_reply(self, endpoint: str) -> ReplyLike | None:
-        with self._lock:
-            queue = self._queues.get(endpoint)
-            if queue:
-                return queue.popleft()
-            if self._queue and endpoint != "models":
-                return self._queue.popleft()
-            return None
+    def _route(self, path: str) -> Route:
+        return _route(path)
 
-    def _scripted(self, record: RecordedRequest, route: _Route) -> _Answer:
-        endpoint = route.endpoint or ""
-        scripted = self._next_reply(endpoint)
-        reply: Reply | None
-        if scripted is None or isinstance(scripted, Reply):
-            reply = scripted
-        else:
-            try:
-                reply = scripted(record)
-            except Exception as exc:
-                return self._script_fault(f"reply callable raised {type(exc).__name__}: {exc}")
-            if reply is not None and not isinstance(reply, Reply):
-                return self._script_fault(f"reply callable returned {reply!r}, not a Reply")
-        delay = self.delay if reply is None else reply.delay
-        if reply is None or reply.use_default:
-            base = default_reply(endpoint)
-            reply = base if reply is None else base.with_(
-                delay=reply.delay, drop=reply.drop, headers={**base.headers, **reply.headers})
-        if reply.kind is not None and reply.kind != endpoint:
-            return self._script_fault(f"a {reply.kind} reply was served to {endpoint} "
-                                      f"({record.method} {record.path})")
+    def _parse_body(self, request: Request, record: RecordedRequest) -> None:
+        if request.mimetype != "multipart/form-data":
+            super()._parse_body(request, record)
+            return
         try:
-            body = reply.body_for(record)
-            if self.validate and reply.kind is not None and reply.status == 200:
-                specs.check_reply(reply.kind, body, self.spec,
-                                  str(record.form.get("response_format", "json")))
-        except (InvalidReply, KeyError, TypeError, ValueError) as exc:
-            return self._script_fault(f"bad {reply.kind or 'scripted'} reply: {exc}")
-        if delay > 0:
-            self._sleep(delay)
-        return _render(reply, body)
+            record.form_items = list(request.form.items(multi=True))
+            for name, storage in request.files.items():
+                data = storage.read()
+                record.files[name] = FileInfo(name, storage.filename or "",
+                                              storage.mimetype or "", len(data), data)
+        except RequestEntityTooLarge:
+            record.invalid = "a multipart text field exceeds 500 kB"
+        upload = record.files.get("file")
+        record.form = specs.transcription_fields(
+            record.form_items, upload.filename if upload else None, self.spec)
 
-    def _script_fault(self, message: str) -> _Answer:
-        self._note_error(message)
-        return _Answer(500, _dump(error_body(f"fake script error: {message}", "server_error")),
-                       [("Content-Type", _JSON)])
+    def _default_reply(self, endpoint: str, record: RecordedRequest) -> Reply:
+        if self.mode == "mistral" and endpoint == "chat":
+            return default_mistral_reply()
+        return default_reply(endpoint)
 
-    def _note_error(self, message: str) -> None:
-        with self._lock:
-            self._errors.append(message)
+    def _check_reply(self, kind: str, body: Any, record: RecordedRequest) -> None:
+        if self.mode == "mistral" and kind == "chat":
+            compat.check_mistral_reply(body, self.spec)
+            return
+        specs.check_reply(kind, body, self.spec, str(record.form.get("response_format", "json")))
 
-    def _sleep(self, seconds: float) -> None:
-        if self.server_kind == "gevent":
-            import gevent
+    def _failure_body(self, message: str, request_id: str | None = None) -> Any:
+        if self.mode == "mistral":
+            return compat.mistral_error_body(message, 500, type_="internal_server_error")
+        if self.mode == "gemini":
+            return compat.gemini_error_body(500, message)
+        return error_body(message, "server_error")
 
-            gevent.sleep(seconds)
-        else:
-            self._wake.wait(seconds)  # reset()/stop() wake it early
+    def _request_id_header(self) -> str | None:
+        """``x-request-id``; Mistral sends ``mistral-correlation-id``, Gemini none."""
+        return {"mistral": "mistral-correlation-id", "gemini": None}.get(
+            self.mode, self.REQUEST_ID_HEADER)
 
 
-def _route(path: str) -> _Route:
+def _route(path: str) -> Route:
     flavor, deployment, rest = "openai", None, path
     if match := _AZURE.search(path):
         flavor, deployment, rest = "azure", match["deployment"], match["rest"]
@@ -564,44 +302,8 @@ def _route(path: str) -> _Route:
         if rest.rstrip("/").endswith(suffix):
             if flavor == "azure" and rest.rstrip("/") != suffix:
                 break
-            return _Route(endpoint, flavor, deployment)
-    return _Route(None, flavor, deployment)
-
-
-def _render(reply: Reply, body: Any) -> _Answer:
-    if isinstance(body, bytes):
-        data, content_type = body, "application/octet-stream"
-    elif isinstance(body, str):
-        data, content_type = body.encode(), _TEXT
-    elif body is None:
-        data, content_type = b"", _TEXT
-    else:
-        data, content_type = _dump(body), _JSON
-    headers = {"Content-Type": reply.content_type or content_type}
-    for name, value in reply.headers.items():
-        headers = {k: v for k, v in headers.items() if k.lower() != name.lower()}
-        headers[name] = value
-    return _Answer(reply.status, data, list(headers.items()), drop=reply.drop)
-
-
-def _send(answer: _Answer, start_response: StartResponse) -> Iterator[bytes]:
-    from werkzeug.http import HTTP_STATUS_CODES
-
-    status = f"{answer.status} {HTTP_STATUS_CODES.get(answer.status, 'Unknown')}"
-    headers = [(k, v) for k, v in answer.headers if k.lower() != "content-length"]
-    body = answer.body
-    if answer.drop:
-        body = body or b'{"id": "chatcmpl-dropped", "choices": []}'
-        headers += [("Content-Length", str(len(body) + 64)), ("Connection", "close")]
-        body = body[: max(1, len(body) // 2)]
-    else:
-        headers.append(("Content-Length", str(len(body))))
-    start_response(status, headers)
-    yield body
-
-
-def _dump(body: Any) -> bytes:
-    return json.dumps(body).encode()
+            return Route(endpoint, flavor, deployment)
+    return Route(None, flavor, deployment)
 
 
 def _invalid_url(request: Request) -> dict[str, Any]:
@@ -618,24 +320,3 @@ def _mask(key: str) -> str:
     return f"{key[:3]}{'*' * max(len(key) - 7, 0)}{key[-4:]}" if len(key) > 8 else "****"
 
 
-def _nodelay_listener(host: str, port: int) -> socket.socket:
-    """A listening socket whose accepted connections have Nagle's algorithm off."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    sock.listen(4096)
-    return sock
-
-
-def _make_werkzeug_server(host: str, port: int, app: FakeOpenAI) -> Any:
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
-    class QuietHandler(WSGIRequestHandler):
-        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            pass
-
-    server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
-    server.socket.listen(1024)  # a deeper accept backlog than werkzeug's 128, for bursts
-    return server

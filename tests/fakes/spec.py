@@ -60,12 +60,14 @@ class Problem(Exception):
     """An invalid request: answered with an OpenAI-shaped error and recorded as invalid."""
 
     def __init__(self, message: str, param: str | None = None, status: int = 400,
-                 code: str | None = None) -> None:
+                 code: str | None = None, body: Any = None) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
         self.status = status
         self.code = code
+        self.body = body
+        """A ready answer body in the provider's own shape (``None``: the fake shapes it)."""
 
 
 class InvalidReply(AssertionError):
@@ -148,10 +150,13 @@ def load_spec(directory: str | Path | None = None) -> tuple[Spec | None, str | N
     return None, reason
 
 
-def check_chat(body: Any, spec: Spec | None, *, deployment: str | None = None) -> None:
+def check_chat(body: Any, spec: Spec | None, *, deployment: str | None = None,
+               json_word: bool = True) -> None:
     """Raise :class:`Problem` unless ``body`` is a valid chat completion request.
 
     :param deployment: set on Azure deployment URLs, where ``model`` may be omitted.
+    :param json_word: OpenAI's rule that ``json_object`` needs the word "json" in the
+        messages (OpenAI and Azure only).
     """
     if not isinstance(body, dict):
         raise Problem(f"{_short(body)} is not of type 'object'")
@@ -159,7 +164,7 @@ def check_chat(body: Any, spec: Spec | None, *, deployment: str | None = None) -
         _check_fields(body, spec.chat_fields)
         candidate = body if deployment is None or "model" in body else {**body, "model": deployment}
         _raise_first(spec, "ChatCompletionRequest", candidate)
-    _check_chat_semantics(body)
+    _check_chat_semantics(body, json_word)
     messages = body.get("messages")
     if isinstance(messages, list):
         check_conversation(messages)
@@ -389,7 +394,7 @@ def _raise_first(spec: Spec, name: str, instance: Any) -> None:
         raise Problem(f"Invalid '{param}': {message}" if param else message, param)
 
 
-def _check_chat_semantics(body: Mapping[str, Any]) -> None:
+def _check_chat_semantics(body: Mapping[str, Any], json_word: bool = True) -> None:
     """Rules OpenAI enforces beyond the schema (names, json mode, tool-only options)."""
     tools = body.get("tools")
     for index, tool in enumerate(tools if isinstance(tools, list) else ()):
@@ -406,7 +411,7 @@ def _check_chat_semantics(body: Mapping[str, Any]) -> None:
         if isinstance(name, str) and not _NAME.match(name):
             raise Problem(f"Invalid 'response_format.json_schema.name': string does not match "
                           f"pattern '{_NAME.pattern}'.", "response_format.json_schema.name")
-        if response_format.get("type") == "json_object":
+        if json_word and response_format.get("type") == "json_object":
             text = json.dumps(body.get("messages", "")).lower()
             if "json" not in text:
                 raise Problem("'messages' must contain the word 'json' in some form, to use "
@@ -453,7 +458,7 @@ def _describe(error: Any) -> tuple[str, str | None]:
         if not meant:
             keys = {tuple(e.relative_path) for errs in branches.values() for e in errs
                     if e.validator in ("enum", "const")}
-            if len(keys) == 1 and isinstance(error.instance, dict):
+            if len(keys) == 1 and isinstance(error.instance, dict) and () not in keys:
                 (key,) = keys
                 allowed: list[Any] = []
                 for errs in branches.values():

@@ -79,7 +79,7 @@ def openai_error(message: str, type_: str, code: str | None, param: str | None =
         (  # FastAPI validation
             '{"detail":[{"loc":["body","x"],"msg":"field required"},{"msg":"bad y"}]}',
             "application/json",
-            ErrorInfo("field required; bad y"),
+            ErrorInfo("body.x: field required; bad y"),
         ),
         ('{"detail":"Not Found"}', "application/json", ErrorInfo("Not Found")),
         (

@@ -26,15 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import MissingParameter, ParameterError
+from ..messages import ToolCall, is_message_json, parse_message
 from ..wfgen_graphql import GraphqlConfig, WorkflowGenGraphql
-from .agenttool import parse_tool_call
 from .call import Call
 from .registry import COMMON, IN, INOUT, NUMERIC, TEXT, App, Param, register
 
 ROLES = ("user", "system", "assistant", "tool")
-#: Roles a JSON message in CONTENT or MESSAGE_HISTORY may have (OPENAICHAT's).
-MESSAGE_ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
-MESSAGE_KEYS = frozenset({"role", "content", "name", "tool_calls", "tool_call_id", "refusal"})
 
 PARAMS = (
     Param("ROLE", TEXT, IN, "user, system, assistant or tool.", required=True, choices=ROLES),
@@ -116,14 +113,9 @@ def json_messages(content: str) -> list[dict[str, Any]] | None:
     except ValueError:
         return None
     items = value if isinstance(value, list) else [value]
-    if items and all(_is_message(item) for item in items):
+    if items and all(is_message_json(item) for item in items):
         return items
     return None
-
-
-def _is_message(value: Any) -> bool:
-    return (isinstance(value, dict) and value.get("role") in MESSAGE_ROLES
-            and set(value) <= MESSAGE_KEYS)
 
 
 def _assistant(call: Call, content: str | None) -> dict[str, Any]:
@@ -147,17 +139,13 @@ def assistant_tool_calls(value: Any) -> list[dict[str, Any]]:
     items = value if isinstance(value, list) else [value]
     converted = []
     for index, item in enumerate(items):
-        tool = parse_tool_call(item, f"{name}[{index}]", name)
-        if not tool["id"]:
+        tool = ToolCall.parse(item, f"{name}[{index}]", name)
+        if not tool.id:
             raise ParameterError(
-                f"{name}[{index}] ({tool['name']}) has no id: tool messages answer tool calls "
+                f"{name}[{index}] ({tool.name}) has no id: tool messages answer tool calls "
                 "by id.", parameter=name,
             )
-        converted.append({
-            "id": tool["id"], "type": "function",
-            "function": {"name": tool["name"],
-                         "arguments": json.dumps(tool["parameters"], ensure_ascii=False)},
-        })
+        converted.append(tool.to_openai())
     return converted
 
 
@@ -190,24 +178,9 @@ def _source(parameter: str) -> str:
 
 
 def check_message(message: dict[str, Any], where: str, parameter: str) -> None:
-    """A JSON message is complete: content (or assistant tool calls), tool_call_id for tools."""
-    role = message["role"]
-    content = message.get("content")
-    if role == "assistant":
-        calls = message.get("tool_calls")
-        if calls is not None and (not isinstance(calls, list) or not all(
-            isinstance(c, dict) and c.get("id") for c in calls
-        )):
-            raise ParameterError(f"{where}: tool_calls must be a list of calls with ids.",
-                                 parameter=parameter)
-        if content is None and not calls:
-            raise ParameterError(f"{where} (assistant) has neither content nor tool_calls.",
-                                 parameter=parameter)
-        return
-    if content is None or content == "" or content == []:
-        raise ParameterError(f"{where} ({role}) has no content.", parameter=parameter)
-    if role == "tool" and not message.get("tool_call_id"):
-        raise ParameterError(f"{where} (tool) has no tool_call_id.", parameter=parameter)
+    """A JSON message is complete: content (or assistant tool calls), tool_call_id for tools
+    (:func:`workflowapp.messages.parse_message`'s rules, the same as OPENAICHAT's)."""
+    parse_message(message, where, parameter)
 
 
 def append(history: list[dict[str, Any]], message: dict[str, Any], origin: str | None) -> bool:

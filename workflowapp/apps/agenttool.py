@@ -20,7 +20,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .. import messages
 from ..errors import ParameterError
+from ..messages import ToolCall
 from .call import Call
 from .registry import COMMON, IN, NUMERIC, OUT, TEXT, App, Param, register
 
@@ -40,49 +42,17 @@ TOOL_OUTPUTS = (
 
 
 def parse_tool_call(value: Any, where: str, parameter: str) -> dict[str, Any]:
-    """One tool call in WorkflowGen's form ``{"name", "id", "parameters"}``.
+    """One tool call (either form) in WorkflowGen's form ``{"name", "id", "parameters"}``.
 
     :param where: how the error messages name the value (``TOOLS[1]``).
     :raises ParameterError: naming ``parameter`` when ``value`` is not a tool call.
     """
-    if not isinstance(value, dict):
-        raise ParameterError(f"{where} must be a tool call object.", parameter=parameter)
-    function = value.get("function")
-    if isinstance(function, dict):  # OpenAI's tool_calls form
-        name, parameters = function.get("name"), function.get("arguments")
-    else:
-        name, parameters = value.get("name"), value.get("parameters")
-    if not isinstance(name, str) or not name:
-        raise ParameterError(f"{where} has no tool name.", parameter=parameter)
-    call_id = value.get("id")
-    if call_id is not None and not isinstance(call_id, str):
-        raise ParameterError(f"{where} has an id that is not a text.", parameter=parameter)
-    return {"name": name, "id": call_id, "parameters": _parameters(parameters, where, parameter)}
+    return ToolCall.parse(value, where, parameter).to_selected()
 
 
 def parse_tool_calls(value: Any, parameter: str) -> list[dict[str, Any]]:
     """A JSON array of tool calls (either form), each in WorkflowGen's form."""
-    if not isinstance(value, list):
-        raise ParameterError(f"{parameter} must be a JSON array of tool calls.",
-                             parameter=parameter)
-    return [parse_tool_call(item, f"{parameter}[{index}]", parameter)
-            for index, item in enumerate(value)]
-
-
-def _parameters(value: Any, where: str, parameter: str) -> dict[str, Any]:
-    """The call's parameters as an object (OpenAI sends them as a JSON string)."""
-    if value is None or value == "":
-        return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError as exc:
-            raise ParameterError(f"{where} has parameters that are not valid JSON ({exc}).",
-                                 parameter=parameter) from None
-    if not isinstance(value, dict):
-        raise ParameterError(f"{where} has parameters that are not a JSON object.",
-                             parameter=parameter)
-    return value
+    return [call.to_selected() for call in messages.parse_tool_calls(value, parameter)]
 
 
 def fill_tool_outputs(call: Call, tool: dict[str, Any]) -> None:

@@ -31,9 +31,28 @@ from ..errors import (
 from ..events import Events
 from ..logs import app_logger, call_secrets
 from ..settings import Settings
-from ..upstream import CallOptions, Client, Provider, Response, detect_provider
+from ..upstream import (
+    CallOptions,
+    ChatResult,
+    Client,
+    Endpoint,
+    Profiles,
+    Provider,
+    Response,
+    detect_provider,
+)
+from ..upstream.providers import LABELS, OPENAI_ENDPOINTS, parse_provider
 from .registry import App, Param
 
+#: The setting holding each provider's API key (API_KEY wins over it).
+KEY_SETTINGS = {
+    Provider.OPENAI: "OpenAIApiKey",
+    Provider.ANTHROPIC: "AnthropicApiKey",
+    Provider.MISTRAL: "MistralApiKey",
+    Provider.GEMINI: "GeminiApiKey",
+    Provider.AZURE: "OpenAIApiKey",
+    Provider.COMPATIBLE: "OpenAIApiKey",
+}
 YES = {"y", "yes", "true", "1"}
 NO = {"n", "no", "false", "0"}
 
@@ -46,6 +65,7 @@ class Services:
     settings: Settings
     client: Client
     events: Events = field(default_factory=Events)
+    profiles: Profiles = field(default_factory=Profiles)  # what each (host, model) refused
 
 
 @dataclass
@@ -170,27 +190,55 @@ class Call:
     # --- upstream -----------------------------------------------------------------------
 
     def api_key(self, provider: Provider) -> str:
-        """API_KEY, else the OpenAIApiKey setting; neither is a clear error saying what to fill,
-        except for a compatible server, which may need no key (Ollama, a local vLLM)."""
-        key = self.text("API_KEY") or self.services.settings.get("OpenAIApiKey")
+        """API_KEY, else the provider's key setting; neither is a clear error saying what to
+        fill, except for a compatible server, which may need no key (Ollama, a local vLLM)."""
+        setting = KEY_SETTINGS[provider]
+        key = self.text("API_KEY") or self.services.settings.get(setting)
         if key:
             return key
         if provider is Provider.COMPATIBLE:
             return ""
         raise MissingApiKey(
-            "No API key: fill the API_KEY parameter of the action, or the OpenAIApiKey "
-            "setting (web.config appSettings, .env or environment).",
+            f"No API key for {LABELS[provider]}: fill the API_KEY parameter of the action, or "
+            f"the {setting} setting (web.config appSettings, .env or environment).",
             parameter="API_KEY",
         )
 
-    def url(self, setting: str, default: str) -> str:
-        """URL, else the application's URL setting, else the documented default endpoint."""
-        return self.text("URL") or self.services.settings.get(setting) or default
+    def endpoint(
+        self,
+        setting: str,
+        default: str,
+        *,
+        provider_urls: dict[Provider, tuple[str, str]] | None = None,
+    ) -> Endpoint:
+        """Where this call goes, with which provider, key and options.
 
-    def provider(self, url: str) -> Provider:
-        """PROVIDER, else the OpenAIProvider setting, else detected from the URL."""
-        given = self.text("PROVIDER") or self.services.settings.get("OpenAIProvider")
-        return detect_provider(url, given)
+        The URL: ``URL``; else, with PROVIDER (or the OpenAIProvider setting) naming a provider
+        of ``provider_urls``, that provider's URL setting or default; else the application's
+        URL ``setting``, else ``default``. The provider: PROVIDER, else detected from the URL.
+        Without ``provider_urls`` (moderation, transcription) only OpenAI's endpoints exist:
+        another provider is a 400 saying so.
+        """
+        settings = self.services.settings
+        given = self.text("PROVIDER") or settings.get("OpenAIProvider")
+        chosen = parse_provider(given) if given and given.strip() else None
+        url = self.text("URL")
+        if url is None and chosen is not None and chosen in (provider_urls or {}):
+            url_setting, url_default = (provider_urls or {})[chosen]
+            url = settings.get(url_setting) or url_default
+        url = url or settings.get(setting) or default
+        provider = chosen or detect_provider(url)
+        if provider_urls is None and provider not in OPENAI_ENDPOINTS:
+            raise ParameterError(
+                f"{self.app.name} speaks OpenAI's endpoints only: PROVIDER {provider.value} is "
+                "not possible here; use openai, azure or compatible.", parameter="PROVIDER",
+            )
+        return Endpoint(
+            provider, url, self.api_key(provider), self.options(),
+            anthropic_version=settings.get("AnthropicApiVersion") or "2023-06-01",
+            prompt_cache=yes_no(settings.get("AnthropicPromptCache") or "Y",
+                                "AnthropicPromptCache") == "Y",
+        )
 
     def options(self) -> CallOptions:
         """Timeouts and retries from the settings, overridden by TIMEOUT and MAX_RETRIES.
@@ -221,6 +269,17 @@ class Call:
         self.metrics.request_id = response.request_id or self.metrics.request_id
         self.metrics.status = response.status
         self.metrics.content = response.text
+
+    def record_chat(self, endpoint: Endpoint, model: str, result: ChatResult) -> None:
+        """Keep the figures of a chat answer, with its provider, model and tokens."""
+        self.metrics.retries += result.retries
+        self.metrics.duration_ms += result.duration_ms
+        self.metrics.request_id = result.request_id or self.metrics.request_id
+        self.metrics.status = result.status
+        self.metrics.content = result.text
+        self.metrics.provider = endpoint.provider.value
+        self.metrics.model = model
+        self.metrics.tokens = result.usage.as_metrics()
 
     def record_error(self, error: UpstreamError) -> None:
         """Keep the figures of a failed upstream call."""

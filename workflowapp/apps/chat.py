@@ -1,10 +1,11 @@
 """OPENAICHAT: a chat completion, parameter for parameter like WorkflowGen 10's application.
 
 Messages are sent in the documented order: ``MESSAGE_HISTORY``, ``MESSAGE_JSON``, the numbered
-``MESSAGE_ROLEx``/``MESSAGE_CONTENTx`` pairs, ``SYSTEM_MESSAGE``, ``USER_MESSAGE``. Every input
-is checked before anything is sent. The answer fills the documented OUT parameters; with a JSON
-response format, each top-level property of the (schema-validated) answer also fills the
-declared OUT parameter of the same name.
+``MESSAGE_ROLEx``/``MESSAGE_CONTENTx`` pairs, ``SYSTEM_MESSAGE``, ``USER_MESSAGE`` (with the
+attachments' parts after its text, or in a user message of their own: :mod:`.chat_files`).
+Every input is checked, and every attachment read, before anything is sent. The answer fills
+the documented OUT parameters; with a JSON response format, each top-level property of the
+(schema-validated) answer also fills the declared OUT parameter of the same name.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from ..attachments import Accepts
 from ..errors import (
     BadUpstreamAnswer,
     ContentFiltered,
@@ -22,15 +24,19 @@ from ..errors import (
     SchemaMismatch,
     Truncated,
 )
+from ..messages import Message, TextPart, parse_messages
+from ..upstream import ChatRequest, ChatResult, Choice, Provider, ResponseFormat, Tool, send_chat
+from ..upstream.chat import EFFORTS
+from . import chat_files
 from .call import Call
 from .registry import (
     API_KEY,
+    CHAT_PROVIDER,
     COMMON,
     IN,
     INOUT,
     NUMERIC,
     OUT,
-    PROVIDER,
     TEXT,
     UPSTREAM_COMMON,
     App,
@@ -39,7 +45,17 @@ from .registry import (
 )
 
 DEFAULT_URL = "https://api.openai.com/v1/chat/completions"
-ROLES = ("system", "user", "assistant", "developer", "tool")
+#: The URL setting and default endpoint of the providers that have their own.
+PROVIDER_URLS = {
+    Provider.ANTHROPIC: ("AnthropicChatApiUrl", "https://api.anthropic.com/v1/messages"),
+    Provider.MISTRAL: ("MistralChatApiUrl", "https://api.mistral.ai/v1/chat/completions"),
+    Provider.GEMINI: ("GeminiChatApiUrl", "https://generativelanguage.googleapis.com/v1beta/"
+                      "openai/chat/completions"),
+}
+#: Providers that refuse json_object unless the messages contain the word JSON.
+JSON_WORD_PROVIDERS = (Provider.OPENAI, Provider.AZURE)
+SAMPLING = (("TEMPERATURE", "temperature"), ("TOP_P", "top_p"),
+            ("FREQUENCY_PENALTY", "frequency_penalty"), ("PRESENCE_PENALTY", "presence_penalty"))
 NUMBERED_ROLES = ("assistant", "system", "user", "developer")
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 NUMBERED_RE = re.compile(r"^MESSAGE_(ROLE|CONTENT)(\d+)$")
@@ -59,8 +75,8 @@ PARAMS = (
     Param("MESSAGE_JSON", TEXT, IN,
           'Messages as a JSON array: [{"role": "...", "content": "..."}, ...].'),
     API_KEY,
-    Param("URL", TEXT, IN, "Full chat completions endpoint; default: setting "
-          f"OpenAIChatApiUrl, else {DEFAULT_URL}.", default=None),
+    Param("URL", TEXT, IN, "Full chat endpoint; default: the URL setting of PROVIDER, else "
+          f"setting OpenAIChatApiUrl, else {DEFAULT_URL}.", default=None),
     Param("TEMPERATURE", NUMERIC, IN,
           "Sampling temperature, 0 to 2 (upstream default 1); sent only when given.",
           minimum=0, maximum=2),
@@ -74,8 +90,8 @@ PARAMS = (
           "Largest number of tokens to generate (sent as max_completion_tokens where the "
           "model needs it).", default=256.0, minimum=1, integer=True),
     Param("RESPONSE_FORMAT", TEXT, IN,
-          "text, json_object (also json) or json_schema; with json_object the messages must "
-          "contain the word JSON.", default="text"),
+          "text, json_object (also json) or json_schema; with json_object and the openai or "
+          "azure provider the messages must contain the word JSON.", default="text"),
     Param("RESPONSE_FORMAT_JSON_SCHEMA", TEXT, IN,
           'Required with json_schema: {"name": ..., "schema": {...}, "strict": ...}, or a '
           "bare JSON schema (named schema)."),
@@ -86,12 +102,17 @@ PARAMS = (
           yes_no=True),
     Param("PARALLEL_TOOL", TEXT, IN, "Y: the model may call several tools at once.",
           default="Y", yes_no=True),
-    PROVIDER,
+    CHAT_PROVIDER,
+    Param("REASONING_EFFORT", TEXT, IN,
+          "none, minimal, low, medium, high or xhigh, for reasoning models: reasoning_effort "
+          "(Anthropic: output_config.effort, nearest level); sent only when given.",
+          choices=EFFORTS, ext=True),
     Param("NUMBER_OF_CHOICES", NUMERIC, IN, "Responses to generate (n), 1 to 128.",
           default=1.0, minimum=1, maximum=128, integer=True, ext=True),
     Param("MESSAGE_HISTORY", TEXT, INOUT,
-          "The conversation (OpenAI messages JSON); returned with this call's messages and "
-          "the assistant answer(s) appended."),
+          "The conversation (OpenAI messages JSON, whatever the provider); returned with this "
+          "call's messages and the first choice's assistant message appended."),
+    *chat_files.PARAMS,
     *COMMON,
     *UPSTREAM_COMMON,
     Param("RESULT", TEXT, OUT, "The upstream response JSON, as received."),
@@ -102,6 +123,8 @@ PARAMS = (
     Param("RESULT_TOTAL_TOKENS", NUMERIC, OUT, "Total tokens used."),
     Param("RESULT_COMPLETION_TOKENS", NUMERIC, OUT, "Completion tokens used."),
     Param("RESULT_PROMPT_TOKENS", NUMERIC, OUT, "Prompt tokens used."),
+    Param("RESULT_CACHED_TOKENS", NUMERIC, OUT,
+          "Prompt tokens read from the provider's prompt cache (0 when none).", ext=True),
     Param("SELECTED_TOOLS", TEXT, OUT, "Names of the tools the model selected, comma-separated."),
     Param("SELECTED_TOOLS_PARAM", TEXT, OUT,
           'The selected tool calls: [{"name", "id", "parameters": {...}}].'),
@@ -114,35 +137,42 @@ PARAMS = (
 
 
 def run(call: Call) -> None:
-    """Build the request, call upstream, and fill the outputs."""
-    messages, history, sent = build_messages(call)
-    response_format = _response_format(call, messages)
-    body = _request_body(call, messages, response_format)
-    url = call.url("OpenAIChatApiUrl", DEFAULT_URL)
-    provider = call.provider(url)
-    response = call.services.client.chat(
-        url, body, api_key=call.api_key(provider), provider=provider, options=call.options(),
-        log=call.log,
-    )
-    call.record(response)
-    choices = _fill_outputs(call, response.data, response.text, response_format)
+    """Build the neutral request, send it through the provider's adapter, fill the outputs."""
+    endpoint = call.endpoint("OpenAIChatApiUrl", DEFAULT_URL, provider_urls=PROVIDER_URLS)
+    messages, history, sent = build_messages(call, chat_files.accepts(endpoint.provider))
+    request = chat_request(call, messages, endpoint.provider)
+    result = send_chat(call.services.client, endpoint, request,
+                       profiles=call.services.profiles, log=call.log)
+    call.record_chat(endpoint, request.model, result)
+    first = _fill_outputs(call, result, request.response_format)
     if call.wants("MESSAGE_HISTORY"):  # a long history is not re-serialised for nothing
-        assistants = [_assistant_message(choice) for choice in choices]
-        call.set("MESSAGE_HISTORY", json.dumps(history + sent + assistants, ensure_ascii=False))
+        conversation = history + [m.to_openai() for m in sent] + [_assistant_message(first)]
+        call.set("MESSAGE_HISTORY", json.dumps(conversation, ensure_ascii=False))
 
 
 # --- messages ---------------------------------------------------------------------------
 
 
-def build_messages(call: Call) -> tuple[list[dict[str, Any]], list[Any], list[dict[str, Any]]]:
-    """(all messages, the received history, the messages added by this call)."""
-    history = _message_list(call, "MESSAGE_HISTORY", allow_tool=True)
-    sent = _message_list(call, "MESSAGE_JSON", allow_tool=True)
+def build_messages(call: Call, accepts: Accepts
+                   ) -> tuple[list[Message], list[Any], list[Message]]:
+    """(all messages, the received history as given, the messages added by this call as the
+    returned history keeps them: attachments as placeholders unless ATTACHMENTS_IN_HISTORY=Y)."""
+    raw_history = call.json_input("MESSAGE_HISTORY")
+    history = parse_messages(raw_history, "MESSAGE_HISTORY")
+    sent = parse_messages(call.json_input("MESSAGE_JSON"), "MESSAGE_JSON")
     sent += _numbered_messages(call)
-    for name, role in (("SYSTEM_MESSAGE", "system"), ("USER_MESSAGE", "user")):
-        text = call.text(name)
-        if text is not None:
-            sent.append({"role": role, "content": text})
+    text = call.text("SYSTEM_MESSAGE")
+    if text is not None:
+        sent.append(Message("system", text))
+    kept = list(sent)
+    text, files = call.text("USER_MESSAGE"), chat_files.user_parts(call, accepts)
+    if files.sent:
+        head = (TextPart(text),) if text is not None else ()
+        sent.append(Message("user", head + tuple(files.sent)))
+        kept.append(Message("user", head + tuple(files.kept)))
+    elif text is not None:
+        sent.append(Message("user", text))
+        kept.append(sent[-1])
     messages = history + sent
     if not messages:
         raise ParameterError(
@@ -150,44 +180,12 @@ def build_messages(call: Call) -> tuple[list[dict[str, Any]], list[Any], list[di
             "MESSAGE_ROLEx/MESSAGE_CONTENTx, MESSAGE_JSON or MESSAGE_HISTORY.",
             parameter="USER_MESSAGE",
         )
-    return messages, history, sent
+    received = raw_history if isinstance(raw_history, list) else \
+        [raw_history] if raw_history is not None else []
+    return messages, received, kept
 
 
-def _message_list(call: Call, name: str, *, allow_tool: bool) -> list[dict[str, Any]]:
-    value = call.json_input(name)
-    if value is None:
-        return []
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list):
-        raise ParameterError(f"Parameter {name} must be a JSON array of messages.", parameter=name)
-    for index, message in enumerate(value):
-        _check_message(message, f"{name}[{index}]", name)
-    return value
-
-
-def _check_message(message: Any, where: str, name: str) -> None:
-    if not isinstance(message, dict):
-        raise ParameterError(f"{where} must be a message object.", parameter=name)
-    role = message.get("role")
-    if role not in ROLES:
-        raise ParameterError(
-            f"{where} has role {role!r}; use one of {', '.join(ROLES)}.", parameter=name
-        )
-    content = message.get("content")
-    if content is not None and not isinstance(content, str | list):
-        raise ParameterError(
-            f"{where} ({role}): content must be text or a list of content parts.", parameter=name
-        )
-    if role == "assistant" and (content is not None or message.get("tool_calls")):
-        return
-    if content is None or content == "" or content == []:
-        raise ParameterError(f"{where} ({role}) has no content.", parameter=name)
-    if role == "tool" and not message.get("tool_call_id"):
-        raise ParameterError(f"{where} (tool) has no tool_call_id.", parameter=name)
-
-
-def _numbered_messages(call: Call) -> list[dict[str, Any]]:
+def _numbered_messages(call: Call) -> list[Message]:
     numbers: dict[int, dict[str, str]] = {}
     for parameter in call.context:
         match = NUMBERED_RE.match(parameter.name)
@@ -206,7 +204,7 @@ def _numbered_messages(call: Call) -> list[dict[str, Any]]:
     return [m for number in ordered if (m := _numbered(call, number, numbers[number]))]
 
 
-def _numbered(call: Call, number: int, names: dict[str, str]) -> dict[str, Any] | None:
+def _numbered(call: Call, number: int, names: dict[str, str]) -> Message | None:
     role_name, content_name = f"MESSAGE_ROLE{number}", f"MESSAGE_CONTENT{number}"
     if "ROLE" not in names or "CONTENT" not in names:
         absent = role_name if "ROLE" not in names else content_name
@@ -229,13 +227,16 @@ def _numbered(call: Call, number: int, names: dict[str, str]) -> dict[str, Any] 
         raise ParameterError(
             f"{content_name} is empty: a {role} message needs content.", parameter=content_name
         )
-    return {"role": role.strip().lower(), "content": content}
+    return Message(role.strip().lower(), content)
 
 
 # --- request ----------------------------------------------------------------------------
 
 
-def _response_format(call: Call, messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+def response_format(call: Call, messages: list[Message], provider: Provider
+                    ) -> ResponseFormat | None:
+    """RESPONSE_FORMAT (and its schema); ``json_object`` needs the word JSON in the messages
+    for OpenAI and Azure only (they refuse the call otherwise)."""
     raw = (call.text("RESPONSE_FORMAT") or "text").strip().lower()
     kind = FORMATS.get(raw)
     if kind is None:
@@ -246,14 +247,18 @@ def _response_format(call: Call, messages: list[dict[str, Any]]) -> dict[str, An
     if kind == "text":
         return None
     if kind == "json_object":
-        if "json" not in json.dumps(messages, ensure_ascii=False).lower():
+        if provider in JSON_WORD_PROVIDERS and not any(
+            "json" in m.text.lower() for m in messages
+        ):
             raise ParameterError(
                 "RESPONSE_FORMAT json_object needs the word JSON in the messages (OpenAI "
                 "refuses the call otherwise); say e.g. 'Answer in JSON.'",
                 parameter="RESPONSE_FORMAT",
             )
-        return {"type": "json_object"}
-    return {"type": "json_schema", "json_schema": json_schema_format(call)}
+        return ResponseFormat("json_object")
+    wrapped = json_schema_format(call)
+    return ResponseFormat("json_schema", wrapped["name"], wrapped["schema"],
+                          wrapped.get("strict"), "strict" in wrapped)
 
 
 def json_schema_format(call: Call) -> dict[str, Any]:
@@ -284,11 +289,11 @@ def json_schema_format(call: Call) -> dict[str, Any]:
     return wrapped
 
 
-def tools(call: Call) -> list[dict[str, Any]] | None:
-    """TOOLS in OpenAI's form; WorkflowGen's flat form is converted."""
+def tools(call: Call) -> list[Tool]:
+    """TOOLS (WorkflowGen's flat form or OpenAI's), checked."""
     value = call.json_input("TOOLS")
     if value is None:
-        return None
+        return []
     if not isinstance(value, list):
         raise ParameterError("TOOLS must be a JSON array of tools.", parameter="TOOLS")
     converted = []
@@ -304,128 +309,117 @@ def tools(call: Call) -> list[dict[str, Any]] | None:
         if "parameters" in function and not isinstance(function["parameters"], dict):
             raise ParameterError(f"TOOLS[{index}].parameters must be a JSON schema object.",
                                  parameter="TOOLS")
-        keep = ("name", "description", "parameters", "strict")
-        converted.append({"type": "function",
-                          "function": {k: function[k] for k in keep if k in function}})
-    return converted or None
+        description = function.get("description")
+        strict = function.get("strict")
+        converted.append(Tool(function["name"],
+                              description if isinstance(description, str) else None,
+                              function.get("parameters"),
+                              strict if isinstance(strict, bool) else None))
+    return converted
 
 
-def _request_body(
-    call: Call, messages: list[dict[str, Any]], response_format: dict[str, Any] | None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": call.text("MODEL"), "messages": messages}
-    for name, key in (("TEMPERATURE", "temperature"), ("TOP_P", "top_p"),
-                      ("FREQUENCY_PENALTY", "frequency_penalty"),
-                      ("PRESENCE_PENALTY", "presence_penalty")):
-        value = call.number(name)
-        if value is not None:
-            body[key] = value
-    body["max_tokens"] = int(call.number("MAX_TOKENS") or 256)
-    choices = int(call.number("NUMBER_OF_CHOICES") or 1)
-    if choices > 1:
-        body["n"] = choices
-    if response_format is not None:
-        body["response_format"] = response_format
+def chat_request(call: Call, messages: list[Message], provider: Provider) -> ChatRequest:
+    """The neutral request of this call (every input checked)."""
+    sampling = {key: value for name, key in SAMPLING
+                if (value := call.number(name)) is not None}
     tool_list = tools(call)
-    if tool_list:
-        body["tools"] = tool_list
-        body["parallel_tool_calls"] = call.flag("PARALLEL_TOOL")
-        if call.flag("TOOL_CHOICE_REQUIRED"):
-            body["tool_choice"] = "required"
-    elif call.flag("TOOL_CHOICE_REQUIRED"):
+    if not tool_list and call.flag("TOOL_CHOICE_REQUIRED"):
         raise ParameterError("TOOL_CHOICE_REQUIRED is Y but TOOLS is empty.",
                              parameter="TOOL_CHOICE_REQUIRED")
-    return body
+    return ChatRequest(
+        model=call.text("MODEL") or "",
+        messages=tuple(messages),
+        max_tokens=int(call.number("MAX_TOKENS") or 256),
+        sampling=sampling,
+        n=int(call.number("NUMBER_OF_CHOICES") or 1),
+        response_format=response_format(call, messages, provider),
+        tools=tuple(tool_list),
+        tool_choice_required=call.flag("TOOL_CHOICE_REQUIRED"),
+        parallel_tools=call.flag("PARALLEL_TOOL"),
+        reasoning_effort=call.text("REASONING_EFFORT"),
+    )
 
 
 # --- answer -----------------------------------------------------------------------------
 
 
-def _choices(data: Any) -> list[dict[str, Any]]:
-    choices = data.get("choices") if isinstance(data, dict) else None
-    if not isinstance(choices, list) or not choices or \
-            not all(isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices):
-        raise BadUpstreamAnswer("The chat answer has no choices with a message.", http_status=200)
-    return sorted(choices, key=lambda c: c.get("index") if isinstance(c.get("index"), int) else 0)
-
-
 def _fill_outputs(
-    call: Call, data: Any, text: str, response_format: dict[str, Any] | None
-) -> list[dict[str, Any]]:
-    """Write the answer's outputs; its checked choices, in index order."""
-    choices = _choices(data)
-    first = choices[0]
-    message, finish = first["message"], first.get("finish_reason")
+    call: Call, result: ChatResult, response_format: ResponseFormat | None
+) -> Choice:
+    """Write the answer's outputs; the first choice."""
+    first = result.choices[0]
+    message, finish = first.message, first.finish_reason
     if finish == "content_filter":
         raise ContentFiltered(
             "The provider's content filter stopped the answer (finish_reason content_filter).",
-            http_status=200, body=text,
+            http_status=200, body=result.text,
         )
-    selected = selected_tools(first)
-    call.set("RESULT", text)
-    content = message.get("content")
-    if content is None and message.get("refusal") and response_format is None:
-        content = message["refusal"]
-    call.set("RESULT_CONTENT", content if isinstance(content, str) else None)
-    call.set("RESULT_CONTENTS", [c["message"].get("content") for c in choices])
+    selected = selected_tools(message)
+    call.set("RESULT", result.text)
+    content = message.content if isinstance(message.content, str) else None
+    if content is None and message.refusal and response_format is None:
+        content = message.refusal
+    call.set("RESULT_CONTENT", content)
+    call.set("RESULT_CONTENTS", [c.message.content if isinstance(c.message.content, str)
+                                 else None for c in result.choices])
     call.set("FINISH_REASON", finish)
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-    call.set("RESULT_TOTAL_TOKENS", usage.get("total_tokens"))
-    call.set("RESULT_COMPLETION_TOKENS", usage.get("completion_tokens"))
-    call.set("RESULT_PROMPT_TOKENS", usage.get("prompt_tokens"))
+    usage = result.usage
+    call.set("RESULT_TOTAL_TOKENS", usage.total)
+    call.set("RESULT_COMPLETION_TOKENS", usage.completion)
+    call.set("RESULT_PROMPT_TOKENS", usage.prompt)
+    call.set("RESULT_CACHED_TOKENS", usage.cached or 0)
     call.set("SELECTED_TOOLS", ",".join(tool["name"] for tool in selected) or None)
     for name in ("SELECTED_TOOLS_PARAM", "SELECTED_TOOLS_PARAMS"):
         call.set(name, selected if selected else None)
     call.set("SELECTED_TOOLS_COUNT", len(selected))
     if response_format is not None and not selected:
         _fill_json_properties(call, message, finish, response_format)
-    return choices
+    return first
 
 
-def selected_tools(choice: dict[str, Any]) -> list[dict[str, Any]]:
-    """The tool calls of a choice as WorkflowGen's ``[{"name", "id", "parameters"}]``."""
+def selected_tools(message: Message) -> list[dict[str, Any]]:
+    """The tool calls of an answer as WorkflowGen's ``[{"name", "id", "parameters"}]``."""
     selected = []
-    for tool_call in choice["message"].get("tool_calls") or []:
-        function = tool_call.get("function") if isinstance(tool_call, dict) else None
-        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+    for tool_call in message.tool_calls:
+        if not tool_call.name:
             raise BadUpstreamAnswer("The answer holds a tool call without a function name.",
                                     http_status=200)
-        arguments = function.get("arguments") or "{}"
         try:
-            parameters = json.loads(arguments) if isinstance(arguments, str) else arguments
+            parameters = json.loads(tool_call.arguments or "{}")
         except ValueError:
             raise BadUpstreamAnswer(
-                f"The model called tool {function['name']} (id {tool_call.get('id')}) with "
-                f"arguments that are not valid JSON: {arguments[:200]}", http_status=200,
+                f"The model called tool {tool_call.name} (id {tool_call.id}) with "
+                f"arguments that are not valid JSON: {tool_call.arguments[:200]}",
+                http_status=200,
             ) from None
-        selected.append({"name": function["name"], "id": tool_call.get("id"),
-                         "parameters": parameters})
+        selected.append({"name": tool_call.name, "id": tool_call.id, "parameters": parameters})
     return selected
 
 
-def _assistant_message(choice: dict[str, Any]) -> dict[str, Any]:
-    message = choice["message"]
-    kept: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
-    if message.get("tool_calls"):
-        kept["tool_calls"] = message["tool_calls"]
-    if message.get("refusal"):
-        kept["refusal"] = message["refusal"]
+def _assistant_message(choice: Choice) -> dict[str, Any]:
+    """The first choice's assistant turn as OpenAI JSON, for MESSAGE_HISTORY."""
+    message = choice.message
+    kept: dict[str, Any] = {"role": "assistant", "content": message.content}
+    if message.tool_calls:
+        kept["tool_calls"] = [call.to_openai() for call in message.tool_calls]
+    if message.refusal:
+        kept["refusal"] = message.refusal
     return kept
 
 
 def _fill_json_properties(
-    call: Call, message: dict[str, Any], finish: Any, response_format: dict[str, Any]
+    call: Call, message: Message, finish: str | None, response_format: ResponseFormat
 ) -> None:
-    if message.get("refusal"):
-        raise Refusal(f"The model refused to answer: {message['refusal']}", http_status=200)
+    if message.refusal:
+        raise Refusal(f"The model refused to answer: {message.refusal}", http_status=200)
     if finish == "length":
         raise Truncated(
             "The JSON answer was cut by the token limit (finish_reason length); raise "
             "MAX_TOKENS.", http_status=200,
         )
-    answer = parse_json_answer(message.get("content"))
-    if response_format["type"] == "json_schema":
-        check_answer(answer, response_format["json_schema"]["schema"])
+    answer = parse_json_answer(message.content)
+    if response_format.type == "json_schema" and response_format.schema is not None:
+        check_answer(answer, response_format.schema)
     if not isinstance(answer, dict):
         return
     for name in call.output_names():
@@ -479,8 +473,9 @@ def _validator(schema_text: str) -> Any:
 OPENAICHAT = register(
     App(
         name="OPENAICHAT",
-        description="Chat completion with OpenAI, Azure OpenAI or a compatible server "
-        "(WorkflowGen 10 parameters, plus Qflow's choices and finish reason).",
+        description="Chat completion with OpenAI, Anthropic, Mistral, Gemini, Azure OpenAI or "
+        "a compatible server (WorkflowGen 10 parameters, plus Qflow's choices and finish "
+        "reason).",
         params=PARAMS,
         log_setting="OpenAIChatLogLevel",
         run=run,

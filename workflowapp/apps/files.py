@@ -9,7 +9,9 @@ error before anything is sent upstream:
 2. **allow** it only inside ``WorkflowAppAllowedFolders``, once symlinks and ``..`` are resolved
    (``realpath``), so neither a crafted path nor a link can reach other files; with no folder
    configured nothing is read at all;
-3. **read** it, refusing a missing or unreadable file and one over ``WorkflowAppMaxFileBytes``.
+3. **read** it, refusing a missing or unreadable file and one over its limit
+   (``WorkflowAppMaxFileBytes`` for transcription; OPENAICHAT's attachments have their own), the
+   size taken from ``stat`` first so an oversized file is never read whole.
 """
 
 from __future__ import annotations
@@ -52,12 +54,18 @@ class LocalFile:
 
 def read_file(ref: FileRef, settings: Settings, *, parameter: str) -> LocalFile:
     """Map, check and read the file ``ref`` names; every refusal names ``parameter``."""
-    local = map_path(ref.path, settings.path_map, parameter=parameter)
-    real = allowed_path(local, settings.allowed_folders, ref.path, parameter=parameter)
+    real = locate(ref, settings, parameter=parameter)
     limit = settings.get_int("WorkflowAppMaxFileBytes")
-    data = _read(real, ref.path, limit, parameter)
+    data = read_limited(real, ref.path, limit, parameter=parameter,
+                        over=f"the limit of {limit} bytes (setting WorkflowAppMaxFileBytes)")
     name = file_name(ref)
     return LocalFile(name, content_type(ref, name), data, real)
+
+
+def locate(ref: FileRef, settings: Settings, *, parameter: str) -> str:
+    """The resolved local path of the file ``ref`` names: mapped, then allowed (steps 1, 2)."""
+    local = map_path(ref.path, settings.path_map, parameter=parameter)
+    return allowed_path(local, settings.allowed_folders, ref.path, parameter=parameter)
 
 
 def map_path(path: str, mappings: Sequence[PathMapping], *, parameter: str) -> str:
@@ -120,33 +128,50 @@ def content_type(ref: FileRef, name: str) -> str:
     return AUDIO_TYPES.get(extension) or mimetypes.guess_type(name)[0] or GENERIC_TYPE
 
 
-def _read(real: str, original: str, limit: int, parameter: str) -> bytes:
-    """The file's bytes, after the existence and size checks (size checked again on read)."""
+def file_size(real: str, original: str, *, parameter: str) -> int:
+    """The size of an existing regular file, from ``stat`` (nothing read)."""
     if not os.path.isfile(real):
         raise FileNotFound(
             f"Parameter {parameter}: the file {original!r} does not exist on this host "
             f"(looked for {real}).", parameter=parameter,
         )
     try:
-        size = os.path.getsize(real)
-        if size <= limit:
-            with open(real, "rb") as handle:
-                data = handle.read(limit + 1)
-            size = len(data)
+        return os.path.getsize(real)
     except OSError as exc:
-        raise FileNotFound(
-            f"Parameter {parameter}: the file {original!r} cannot be read ({exc.strerror}).",
-            parameter=parameter,
-        ) from None
+        raise _unreadable(original, exc, parameter) from None
+
+
+def read_limited(real: str, original: str, limit: int, *, parameter: str, over: str) -> bytes:
+    """The file's bytes when it holds 1 to ``limit`` bytes; ``over`` ends the too-large message
+    (which limit, which setting). The size is checked from ``stat`` before reading and again
+    on a read bounded by it, so a file that grows meanwhile is still refused."""
+    size = file_size(real, original, parameter=parameter)
+    data = b""
+    if size <= limit:
+        try:
+            with open(real, "rb") as handle:
+                data = handle.read(size + 1)
+                if len(data) > size and len(data) <= limit:  # grew since stat: read the rest
+                    data += handle.read(limit + 1 - len(data))
+        except OSError as exc:
+            raise _unreadable(original, exc, parameter) from None
+        size = len(data)
     if size > limit:
         raise FileTooLarge(
-            f"Parameter {parameter}: the file {original!r} is {size} bytes, over the limit of "
-            f"{limit} bytes (setting WorkflowAppMaxFileBytes).", parameter=parameter,
+            f"Parameter {parameter}: the file {original!r} is {size} bytes, over {over}.",
+            parameter=parameter,
         )
     if not data:
         raise ParameterError(f"Parameter {parameter}: the file {original!r} is empty.",
                              parameter=parameter)
     return data
+
+
+def _unreadable(original: str, exc: OSError, parameter: str) -> FileNotFound:
+    return FileNotFound(
+        f"Parameter {parameter}: the file {original!r} cannot be read ({exc.strerror}).",
+        parameter=parameter,
+    )
 
 
 def _inside(path: str, root: str) -> bool:

@@ -48,11 +48,10 @@ PARAMS = (
 def run(call: Call) -> None:
     """Send the text, then fill the outputs from the first result."""
     body = {"model": call.text("MODEL") or DEFAULT_MODEL, "input": call.text("TEXT")}
-    url = call.url("OpenAIModerationApiUrl", DEFAULT_URL)
-    provider = call.provider(url)
+    endpoint = call.endpoint("OpenAIModerationApiUrl", DEFAULT_URL)
     response = call.services.client.post_json(
-        url, body, api_key=call.api_key(provider), provider=provider, options=call.options(),
-        log=call.log,
+        endpoint.url, body, api_key=endpoint.api_key, provider=endpoint.provider,
+        options=endpoint.options, log=call.log,
     )
     call.record(response)
     result = first_result(response.data, response.text)

@@ -160,9 +160,16 @@ API_KEY = Param(
 )
 PROVIDER = Param(
     "PROVIDER", TEXT, IN,
-    "openai, azure or compatible; default: the setting OpenAIProvider, else detected from "
-    "the URL.",
-    choices=("openai", "azure", "compatible"), ext=True,
+    "openai, azure or compatible (OpenAI's endpoints only); default: the setting "
+    "OpenAIProvider, else detected from the URL.",
+    choices=("openai", "anthropic", "mistral", "gemini", "azure", "compatible"), ext=True,
+)
+#: OPENAICHAT's PROVIDER: every provider of the Providers section.
+CHAT_PROVIDER = Param(
+    "PROVIDER", TEXT, IN,
+    "openai, anthropic, mistral, gemini, azure or compatible; default: the setting "
+    "OpenAIProvider, else detected from the URL (see Providers).",
+    choices=("openai", "anthropic", "mistral", "gemini", "azure", "compatible"), ext=True,
 )
 TIMEOUT = Param(
     "TIMEOUT", NUMERIC, IN,

@@ -75,9 +75,7 @@ PARAMS = (
 def run(call: Call) -> None:
     """Check the inputs, read the file, upload it and fill the outputs."""
     fields = form_fields(call)
-    url = call.url("OpenAITranscriptionApiUrl", DEFAULT_URL)
-    provider, options = call.provider(url), call.options()
-    api_key = call.api_key(provider)
+    endpoint = call.endpoint("OpenAITranscriptionApiUrl", DEFAULT_URL)
     ref = call.file("FILE")
     if ref is None:  # unreachable: FILE is required, validate() refused its absence
         raise MissingParameter("Parameter FILE is required.", parameter="FILE")
@@ -85,8 +83,10 @@ def run(call: Call) -> None:
     call.log.info("uploading %s (%d bytes, %s)", audio.name, len(audio.data),
                   audio.content_type)
     response = call.services.client.post_multipart(
-        url, fields=fields, files={"file": (audio.name, audio.data, audio.content_type)},
-        api_key=api_key, provider=provider, options=options, log=call.log,
+        endpoint.url, fields=fields,
+        files={"file": (audio.name, audio.data, audio.content_type)},
+        api_key=endpoint.api_key, provider=endpoint.provider, options=endpoint.options,
+        log=call.log,
     )
     call.record(response)
     _fill_outputs(call, response.data, response.text)

@@ -1,9 +1,13 @@
-"""The one HTTP client every application uses to reach OpenAI, Azure OpenAI or a compatible server.
+"""The one HTTP client every application uses to reach a provider: transport, retries, errors.
 
 A :class:`Client` owns one pooled :class:`requests.Session` (the process holds one Client) and
 sends through its transport adapter (see :meth:`Client._send`). Each
 call checks the URL against the allow-list before anything is sent, adds the provider's auth
-header (and Azure's ``api-version``), retries by :mod:`.policy` within an overall deadline, and
+header (and Azure's ``api-version``) unless the caller gives its headers, retries by
+:mod:`.policy` within an overall deadline, lets the caller resend a changed body once a model
+refused a parameter (``resend``: the chat sender's hook; the client knows no chat fields), emits
+an :class:`~workflowapp.events.UpstreamAttempt` per HTTP attempt and an
+:class:`~workflowapp.events.UpstreamRetry` per retry, and
 either returns a :class:`Response` (2xx) or raises the most specific
 :class:`~workflowapp.errors.UpstreamError` built by :mod:`.errors`. Redirects are not followed:
 requests would carry the ``api-key`` header to whatever host a redirect names.
@@ -33,17 +37,18 @@ import logging
 import os
 import random
 import re
-import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
 from .. import __version__
 from ..errors import REDACTED, ParameterError, UpstreamError, UrlNotAllowed
+from ..events import Events, UpstreamAttempt, UpstreamRetry
 from . import policy
 from .errors import (
     ErrorInfo,
@@ -59,18 +64,7 @@ from .errors import (
     transport_error,
 )
 from .pool import pooled_session
-from .providers import (
-    TOKEN_FIELDS,
-    Adaptation,
-    ChatProfile,
-    Provider,
-    adaptation_for,
-    apply,
-    auth_headers,
-    azure_deployment,
-    prepare_chat_body,
-    with_api_version,
-)
+from .providers.base import Provider, auth_headers, with_api_version
 
 _LOG = logging.getLogger("workflowapp.upstream")
 #: A retry is not started with less than this many seconds left before the deadline.
@@ -122,35 +116,24 @@ class Response:
 class _Payload:
     """A request body that can be sent again on a retry."""
 
-    data: bytes | list[tuple[str, str]]
+    data: bytes | bytearray | list[tuple[str, str]]
     files: dict[str, tuple[str, bytes, str]] | None
     content_type: str | None
     described: str  # what DEBUG logs show of it
 
 
+#: A caller's hook on a failed call: (status, what the error body says, the body sent) -> the
+#: body to send instead (the call is resent once more), or ``None`` to fail.
+Resend = Callable[[int | None, ErrorInfo, dict[str, Any]], dict[str, Any] | None]
+
+
 @dataclass(frozen=True)
 class _Failed:
-    """A call that ended in an error, kept unraised so chat() can still adapt and resend."""
+    """A call that ended in an error, kept unraised so the resend hook can still look at it."""
 
     error: UpstreamError
     cause: BaseException | None = None
     info: ErrorInfo | None = None
-
-
-class _Profiles:
-    """What each (host, model) was found to reject, kept for the process lifetime."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._profiles: dict[tuple[str, str], ChatProfile] = {}
-
-    def get(self, key: tuple[str, str]) -> ChatProfile | None:
-        with self._lock:
-            return self._profiles.get(key)
-
-    def learn(self, key: tuple[str, str], adaptation: Adaptation) -> None:
-        with self._lock:
-            self._profiles[key] = self._profiles.get(key, ChatProfile()).learn(adaptation)
 
 
 class Client:
@@ -163,6 +146,7 @@ class Client:
         (tests); its own headers, auth, cookies, hooks and proxies are not used.
     :param sleep, clock, rng, wallclock: injected so tests never wait; ``clock`` is monotonic,
         ``wallclock`` is Unix time (for HTTP-date ``Retry-After``).
+    :param events: the hub that hears of each attempt and retry (``None``: nobody listens).
     """
 
     def __init__(
@@ -175,6 +159,7 @@ class Client:
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
         wallclock: Callable[[], float] = time.time,
+        events: Events | None = None,
     ) -> None:
         self._session = session if session is not None else pooled_session(pool_size)
         # The proxy and CA-bundle environment is read here, once, instead of by requests on
@@ -186,7 +171,17 @@ class Client:
         self._clock = clock
         self._rng = rng
         self._wallclock = wallclock
-        self._profiles = _Profiles()
+        self._events = events
+
+    @property
+    def events(self) -> Events | None:
+        """The hub attempts and retries are emitted to."""
+        return self._events
+
+    def listen(self, events: Events) -> None:
+        """Emit attempts and retries to ``events`` (``create_app`` wires a given client to the
+        services' hub when it has none)."""
+        self._events = events
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -211,19 +206,36 @@ class Client:
         provider: Provider,
         options: CallOptions,
         log: logging.Logger | None = None,
+        headers: Mapping[str, str] | None = None,
+        resend: Resend | None = None,
     ) -> Response:
         """POST ``body`` as JSON; the 2xx answer, or the translated :class:`UpstreamError`.
 
+        :param headers: the provider's headers, auth included (default: the provider's auth
+            header for ``api_key``).
+        :param resend: called on a failed call; a body it returns is sent instead, within the
+            same deadline (resends are not counted in ``retries``).
         :raises UrlNotAllowed: before anything is sent, for a URL outside the allow-list.
         :raises UpstreamError: the most specific leaf, after the retries.
         """
         target = self._prepare(url, api_key, provider, options)
         started = self._clock()
         logger = log or _LOG
-        outcome = self._exchange(
-            target, _json_payload(body), api_key, provider, options, started, logger
-        )
-        return self._finish(outcome, target, api_key, started, logger)
+        retries = 0
+        while True:
+            outcome = self._exchange(
+                target, _json_payload(body), api_key, provider, options, started, logger,
+                headers,
+            )
+            changed = None
+            if resend is not None and isinstance(outcome, _Failed) and outcome.info is not None:
+                changed = resend(outcome.error.http_status, outcome.info, body)
+            if changed is None:
+                _add_retries(outcome, retries)
+                return self._finish(outcome, target, api_key, started, logger)
+            assert isinstance(outcome, _Failed)
+            retries += outcome.error.retries
+            body = changed
 
     def post_multipart(
         self,
@@ -243,43 +255,6 @@ class Client:
         logger = log or _LOG
         outcome = self._exchange(target, payload, api_key, provider, options, started, logger)
         return self._finish(outcome, target, api_key, started, logger)
-
-    def chat(
-        self,
-        url: str,
-        body: dict[str, Any],
-        *,
-        api_key: str,
-        provider: Provider,
-        options: CallOptions,
-        log: logging.Logger | None = None,
-    ) -> Response:
-        """A chat completion: :meth:`post_json` plus the provider and reasoning-model adaptations.
-
-        The body's ``max_tokens`` is sent under the provider's token field; a parameter the model
-        rejects (400 ``unsupported_parameter``/``unsupported_value``) is renamed or dropped and
-        the call resent once per parameter, and the lesson kept for later calls to that
-        (host, model). Resends are not counted in ``retries``.
-        """
-        target = self._prepare(url, api_key, provider, options)
-        started = self._clock()
-        key = _model_key(target, body)
-        sent = prepare_chat_body(body, provider, self._profiles.get(key))
-        tried: set[str] = set()
-        retries = 0
-        logger = log or _LOG
-        while True:
-            payload = _json_payload(sent)
-            outcome = self._exchange(target, payload, api_key, provider, options, started, logger)
-            adaptation = _adaptation(outcome, sent, tried)
-            if adaptation is None:
-                _add_retries(outcome, retries)
-                return self._finish(outcome, target, api_key, started, logger)
-            retries += outcome.error.retries if isinstance(outcome, _Failed) else 0
-            tried.update(TOKEN_FIELDS if adaptation.kind == "rename" else (adaptation.param,))
-            self._profiles.learn(key, adaptation)
-            logger.info("%s", redact(adaptation.describe(key[1] or "?"), api_key))
-            sent = apply(sent, adaptation)
 
     # -- one call, with retries -------------------------------------------------------------
 
@@ -301,6 +276,7 @@ class Client:
         options: CallOptions,
         started: float,
         log: logging.Logger,
+        given: Mapping[str, str] | None = None,
     ) -> Response | _Failed:
         """Send ``payload`` until it succeeds or the policy gives up."""
         failure = Failure(provider, url, api_key)
@@ -313,10 +289,11 @@ class Client:
                 return _Failed(
                     deadline_error(replace(failure, retries=attempt), options.deadline or 0)
                 )
-            headers = _headers(api_key, provider, payload, attempt)
+            headers = _headers(api_key, provider, payload, attempt, given)
             try:
                 answer = self._send(url, payload, headers, timeout)
             except requests.RequestException as exc:
+                self._emit(UpstreamAttempt(provider.value, None))
                 decision = (
                     self._decide(None, {}, None, attempt, options, started)
                     if is_transient(exc)
@@ -326,8 +303,11 @@ class Client:
                     failed = replace(failure, retries=attempt, note=decision.reason or None)
                     return _Failed(self._transport_error(failed, exc, timeout, options), exc)
                 self._backoff(decision, type(exc).__name__, url, api_key, log)
+                self._emit(UpstreamRetry(provider.value,
+                                         "timeout" if is_timeout(exc) else "connection"))
                 attempt += 1
                 continue
+            self._emit(UpstreamAttempt(provider.value, answer.status_code))
             text = _decode(answer)
             if 200 <= answer.status_code < 300:
                 return self._success(answer, text, replace(failure, retries=attempt))
@@ -348,7 +328,12 @@ class Client:
                 )
                 return _Failed(error, None, info)
             self._backoff(decision, str(answer.status_code), url, api_key, log)
+            self._emit(UpstreamRetry(provider.value, str(answer.status_code)))
             attempt += 1
+
+    def _emit(self, event: UpstreamAttempt | UpstreamRetry) -> None:
+        if self._events is not None and self._events.active:
+            self._events.emit(event)
 
     def _send(
         self,
@@ -366,12 +351,12 @@ class Client:
         carry the ``api-key`` header to whatever host a redirect names).
         """
         request = requests.PreparedRequest()
-        if isinstance(payload.data, bytes):  # JSON: the full prepare() costs ~20 us more
+        if isinstance(payload.data, bytes | bytearray):  # JSON: prepare() costs ~20 us more
             request.method = "POST"
             request.url = _normalised_url(url)
             request.prepare_headers(headers)  # requests' header checks, as before
             request.headers["Content-Length"] = str(len(payload.data))
-            request.body = payload.data
+            request.body = cast(bytes, payload.data)  # urllib3 sends a bytearray as it is
         else:
             request.prepare(
                 method="POST", url=url, headers=headers, data=payload.data, files=payload.files
@@ -460,7 +445,7 @@ class Client:
             headers=answer.headers,
             text=text,
             data=data,
-            request_id=request_id(answer.headers),
+            request_id=request_id(answer.headers) or _body_id(data),
             retries=failure.retries,
         )
 
@@ -619,13 +604,21 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="[]"), ""))
 
 
-def _headers(api_key: str, provider: Provider, payload: _Payload, attempt: int) -> dict[str, str]:
+def _headers(
+    api_key: str,
+    provider: Provider,
+    payload: _Payload,
+    attempt: int,
+    given: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     headers = {
         "Accept": "application/json",
         "Accept-Encoding": "gzip, deflate",
         "User-Agent": USER_AGENT,
     }
-    if api_key:
+    if given is not None:
+        headers.update(given)
+    elif api_key:
         headers.update(auth_headers(provider, api_key))
     if payload.content_type:
         headers["Content-Type"] = payload.content_type
@@ -634,9 +627,61 @@ def _headers(api_key: str, provider: Provider, payload: _Payload, attempt: int) 
     return headers
 
 
+#: Strings this long that JSON leaves as they are (the base64 data URLs of attachments) are
+#: copied once, straight into the body, instead of through ``json.dumps`` and ``encode`` (which
+#: hold three copies at once: bench/attachments.py).
+_BIG = 64 * 1024
+_ESCAPED = re.compile(r'["\\\x00-\x1f]')
+_CHUNK = 1024 * 1024
+
+
 def _json_payload(body: Mapping[str, Any]) -> _Payload:
-    text = json.dumps(body, ensure_ascii=False)
-    return _Payload(text.encode("utf-8"), None, "application/json", text)
+    big: list[str] = []
+    token = uuid.uuid4().hex
+    text = json.dumps(_set_aside(body, big, token), ensure_ascii=False)
+    if not big:
+        return _Payload(text.encode("utf-8"), None, "application/json", text)
+    pieces = re.split(f'"{token}(\\d+)"', text)  # text, index, text, index, ..., text
+    encoded = [piece.encode("utf-8") for piece in pieces[::2]]
+    data = bytearray(sum(map(len, encoded)) + sum(len(value) + 2 for value in big))
+    position = 0
+    for index, piece in enumerate(encoded):
+        data[position:position + len(piece)] = piece
+        position += len(piece)
+        if index < len(encoded) - 1:
+            position = _copy_quoted(big[int(pieces[2 * index + 1])], data, position)
+    described = re.sub(f'"{token}(\\d+)"', lambda m: f'"[{len(big[int(m.group(1))])} '
+                       'characters]"', text)
+    return _Payload(data, None, "application/json", described)
+
+
+def _set_aside(value: Any, big: list[str], token: str) -> Any:
+    """``value`` with each long string JSON would not escape replaced by ``"<token><n>"`` (the
+    string appended to ``big``); containers are copied only where they hold one."""
+    if isinstance(value, str):
+        if len(value) >= _BIG and value.isascii() and not _ESCAPED.search(value):
+            big.append(value)
+            return f"{token}{len(big) - 1}"
+        return value
+    if isinstance(value, Mapping):
+        items = {key: _set_aside(item, big, token) for key, item in value.items()}
+        return items if any(items[k] is not value[k] for k in items) else value
+    if isinstance(value, list | tuple):
+        listed = [_set_aside(item, big, token) for item in value]
+        return listed if any(a is not b for a, b in zip(listed, value, strict=True)) else value
+    return value
+
+
+def _copy_quoted(value: str, data: bytearray, position: int) -> int:
+    """Write ``"value"`` (ASCII) into ``data`` at ``position``, a chunk at a time; the end."""
+    data[position:position + 1] = b'"'
+    position += 1
+    for start in range(0, len(value), _CHUNK):
+        chunk = value[start:start + _CHUNK].encode("ascii")
+        data[position:position + len(chunk)] = chunk
+        position += len(chunk)
+    data[position:position + 1] = b'"'
+    return position + 1
 
 
 def _multipart_payload(
@@ -665,26 +710,10 @@ def _maybe_json(text: str) -> Any:
         return None
 
 
-def _model_key(url: str, body: Mapping[str, Any]) -> tuple[str, str]:
-    """(host, model) for remembering adaptations: Azure's deployment names the model."""
-    host = (urlsplit(url).hostname or "").lower()
-    model = azure_deployment(url) or body.get("model")
-    return host, model if isinstance(model, str) else ""
-
-
-def _adaptation(
-    outcome: Response | _Failed, body: Mapping[str, Any], tried: set[str]
-) -> Adaptation | None:
-    """The adaptation a rejected chat call calls for, unless that parameter was tried already."""
-    if not isinstance(outcome, _Failed) or outcome.info is None:
-        return None
-    info = outcome.info
-    adaptation = adaptation_for(
-        outcome.error.http_status, info.code, info.param, info.message, body
-    )
-    if adaptation is None or adaptation.param in tried:
-        return None
-    return adaptation
+def _body_id(data: Any) -> str | None:
+    """The answer's own ``id`` (servers without a request-id header, e.g. llama.cpp)."""
+    value = data.get("id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 def _add_retries(outcome: Response | _Failed, earlier: int) -> None:

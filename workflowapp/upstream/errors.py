@@ -36,8 +36,8 @@ from ..errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from .policy import QUOTA_CODE, header
-from .providers import Provider, azure_deployment
+from .policy import QUOTA_CODE, SPEND_LIMIT_CODE, header
+from .providers.base import LABELS, Provider, azure_deployment
 
 #: Longest upstream message quoted in our messages (the full body stays in ``body``).
 MESSAGE_LIMIT = 300
@@ -77,6 +77,13 @@ class ErrorInfo:
     code: str | None = None
     type: str | None = None
     param: str | None = None
+    detail_code: str | None = None  # Anthropic's error.details.error_code
+
+    @property
+    def is_spend_limit(self) -> bool:
+        """Whether a spend limit was reached (Anthropic: a 429 that waiting does not fix)."""
+        return self.detail_code == "enforced_spend_limit_reached" or \
+            "spend limit" in (self.message or "").lower()
 
     @property
     def label(self) -> str | None:
@@ -93,7 +100,9 @@ class ErrorInfo:
     @property
     def retry_code(self) -> str | None:
         """The code the retry policy looks at."""
-        return QUOTA_CODE if self.is_quota else self.code
+        if self.is_quota:
+            return QUOTA_CODE
+        return SPEND_LIMIT_CODE if self.is_spend_limit else self.code
 
 
 def parse_error_body(text: str, content_type: str | None = None) -> ErrorInfo:
@@ -126,11 +135,13 @@ def _from_json(data: Any) -> ErrorInfo:
     if not isinstance(error, dict):
         error = data
     message = error.get("message") or error.get("detail") or error.get("error_description")
+    details = error.get("details")
     return ErrorInfo(
         message=shorten(_flatten(message)) if message else None,
         code=_text(error.get("code")),
         type=_text(error.get("type")),
         param=_text(error.get("param")),
+        detail_code=_text(details.get("error_code")) if isinstance(details, dict) else None,
     )
 
 
@@ -138,8 +149,23 @@ def _flatten(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, list):  # FastAPI's {"detail": [{"msg": …}, …]}
-        return "; ".join(str(v.get("msg", v)) if isinstance(v, dict) else str(v) for v in value)
+        return "; ".join(_detail(v) for v in value)
+    if isinstance(value, dict):  # Mistral's {"message": {"detail": [...]}}
+        inner = value.get("detail") or value.get("message")
+        if inner:
+            return _flatten(inner)
     return json.dumps(value)
+
+
+def _detail(item: Any) -> str:
+    """One validation problem: "body.max_completion_tokens: Extra inputs are not permitted"."""
+    if not isinstance(item, dict):
+        return str(item)
+    message = str(item.get("msg", json.dumps(item)))
+    where = item.get("loc")
+    if isinstance(where, list) and where:
+        return f"{'.'.join(str(part) for part in where)}: {message}"
+    return message
 
 
 def _text(value: Any) -> str | None:
@@ -202,12 +228,8 @@ class Failure:
 
     @property
     def who(self) -> str:
-        """How messages name the upstream: "OpenAI", "Azure OpenAI" or "The server at host"."""
-        if self.provider is Provider.OPENAI:
-            return "OpenAI"
-        if self.provider is Provider.AZURE:
-            return "Azure OpenAI"
-        return f"The server at {self.host}"
+        """How messages name the upstream: "OpenAI", "Anthropic"… or "The server at host"."""
+        return LABELS.get(self.provider) or f"The server at {self.host}"
 
     @property
     def host(self) -> str:
@@ -251,6 +273,8 @@ def _classify(
     code = (info.code or "").lower()
     if status == 429 and info.is_quota:
         return QuotaExhausted, "quota exhausted (billing), not a rate limit: ", False
+    if status == 429 and info.is_spend_limit and not header(headers, "retry-after"):
+        return QuotaExhausted, "spend limit reached (billing), not a rate limit: ", False
     if status == 429:
         note = failure.note or f"gave up after {failure.retries} retries"
         return RateLimited, f"rate limited; {note}: ", False
@@ -258,10 +282,24 @@ def _classify(
         return ContentFiltered, "blocked by the provider's content filter: ", True
     if status == 404 and failure.provider is Provider.AZURE:
         return _azure_404(failure, code)
+    if status == 404 and "model" not in code and "model" not in (info.message or "").lower():
+        return UpstreamError, (
+            f"no such endpoint: {_endpoint(failure.url)} was not found (the server may not "
+            "offer this API; check the URL): "), True
+    if status in (401, 403) and failure.provider is Provider.COMPATIBLE and not failure.api_key:
+        return UpstreamError, (
+            "the server wants an API key: fill the API_KEY parameter or the OpenAIApiKey "
+            "setting: "), True
     if 300 <= status < 400:
         target = urlsplit(header(headers, "location") or "").netloc or "elsewhere"
         return UpstreamError, f"redirect to {target} not followed, check the URL: ", True
     return UpstreamError, "", True
+
+
+def _endpoint(url: str) -> str:
+    """``url`` without its query (which may hold a key) for a message."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
 
 
 def _azure_404(failure: Failure, code: str) -> tuple[type[UpstreamError], str, bool]:

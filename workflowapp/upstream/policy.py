@@ -11,6 +11,8 @@ answer                                      decision
 ``attempt >= max_retries``                  give up
 ``Retry-After`` over ``max_retry_after``    give up (do not wait minutes for a BPM action)
 429 ``insufficient_quota`` (code or type)   give up, whatever the headers say
+429 spend limit without ``Retry-After``     give up (Anthropic's spend cap: waiting cannot fix it)
+501 Not Implemented                         give up (the server lacks the feature)
 ``x-should-retry: true`` / ``false``        retry / give up, whatever the status
 transport error (``status=None``), 408,     retry after ``retry-after-ms``, else ``Retry-After``
 409, 429, >= 500                            (seconds or HTTP-date) when in ``(0, cap]``, else
@@ -39,6 +41,8 @@ MAX_RETRY_DELAY = 8.0
 MAX_RETRY_AFTER = 120.0
 
 QUOTA_CODE = "insufficient_quota"
+#: The code :class:`~.errors.ErrorInfo` gives an Anthropic spend-limit error.
+SPEND_LIMIT_CODE = "spend_limit"
 _RETRY_STATUSES = frozenset({408, 409, 429})
 
 
@@ -106,7 +110,7 @@ def backoff(attempt: int, rng: float) -> float:
 
 def retryable_status(status: int | None) -> bool:
     """Whether the status (``None`` for a transport error) is worth another attempt by default."""
-    return status is None or status in _RETRY_STATUSES or status >= 500
+    return status is None or status in _RETRY_STATUSES or (status >= 500 and status != 501)
 
 
 def evaluate(
@@ -140,6 +144,10 @@ def evaluate(
         )
     if status == 429 and error_code == QUOTA_CODE:
         return Decision(None, "quota errors are not retried")
+    if status == 429 and error_code == SPEND_LIMIT_CODE and asked is None:
+        return Decision(None, "spend-limit errors are not retried")
+    if status == 501:
+        return Decision(None, "501 Not Implemented is not retried")
     forced = (header(headers, "x-should-retry") or "").strip().lower()
     if forced == "false":
         return Decision(None, "the server said not to retry (x-should-retry: false)")

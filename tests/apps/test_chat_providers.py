@@ -1,0 +1,257 @@
+"""OPENAICHAT against each provider's fake: Anthropic (native Messages), Mistral and Gemini
+(OpenAI fake in their enforcing modes), OpenAI; DataSet XML and JSON contexts.
+
+Every documented OPENAICHAT example (README and applications.md: system/user, numbered, JSON
+array, history, TOOLS with SELECTED_TOOLS_PARAM, RESPONSE_FORMAT_JSON_SCHEMA with OUT
+properties, json_object) runs against each provider; the outputs keep OpenAI's shapes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.fakes import anthropic_replies as areplies
+from tests.fakes import replies
+from tests.helpers import FORMATS, Reply, out, param, post
+from workflowapp.context.model import Format
+
+ANTHROPIC_KEY = "sk-ant-test-SECRET-anthropic-0123456789"
+MISTRAL_KEY = "mistral-test-SECRET-0123456789abcdef"
+GEMINI_KEY = "gemini-test-SECRET-0123456789abcdef"
+DOC_TOOLS = [
+    {"name": "GET_STOCK_INFORMATION",
+     "description": "Get stock information about a product...",
+     "parameters": {"type": "object",
+                    "properties": {"product_name": {"type": "string"},
+                                   "serial_number": {"type": "string"}},
+                    "additionalProperties": False, "required": ["serial_number"]}},
+    {"name": "PURCHASE_ORDER", "description": "Make a purchase order for a product.",
+     "parameters": {"type": "object",
+                    "properties": {"product_name": {"type": "string"},
+                                   "serial_number": {"type": "string"},
+                                   "quantity": {"type": "number"}},
+                    "additionalProperties": False, "required": ["serial_number", "quantity"]}},
+]
+DOC_SCHEMA: dict[str, Any] = {
+    "name": "schema",
+    "schema": {"$schema": "http://json-schema.org/draft-04/schema#", "type": "object",
+               "properties": {"advice": {"type": "string"},
+                              "next_action": {"type": "string",
+                                              "enum": ["expert", "sales", "support",
+                                                       "logistics", None]},
+                              "confidence_level": {"type": "number"}},
+               "required": ["advice", "next_action", "confidence_level"]},
+}
+ADVICE = {"advice": "Call the expert.", "next_action": "expert", "confidence_level": 0.8}
+CALLS = [("GET_STOCK_INFORMATION", {"product_name": "vis", "serial_number": "V45645"}),
+         ("GET_STOCK_INFORMATION", {"product_name": "boulons", "serial_number": "b456"})]
+
+
+@dataclass
+class Provider:
+    """One provider's fake, settings and scripted answers, behind one interface."""
+
+    name: str
+    fake: Any
+    settings: dict[str, str]
+    text: Callable[..., Any]
+    tools: Callable[[list[tuple[str, dict[str, Any]]]], Any]
+    json: Callable[[Any], Any]
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [r.json for r in self.fake.requests]
+
+
+def openai_tools(calls: list[tuple[str, dict[str, Any]]], ids: list[str]) -> Any:
+    return replies.chat_reply(tool_calls=[(n, a, i) for (n, a), i in zip(calls, ids, strict=True)])
+
+
+@pytest.fixture(params=["openai", "anthropic", "mistral", "gemini"])
+def provider(request: pytest.FixtureRequest) -> Provider:
+    name = request.param
+    if name == "anthropic":
+        fake: Any = request.getfixturevalue("fake_anthropic")
+        return Provider(
+            name, fake, {"AnthropicApiKey": ANTHROPIC_KEY, "AnthropicChatApiUrl":
+                         fake.messages_url},
+            lambda text="Hello!", **kw: areplies.text_reply(text, **kw),
+            lambda calls: areplies.tool_use_reply(*calls),
+            lambda data: areplies.structured_reply(data))
+    if name == "openai":
+        fake = request.getfixturevalue("fake_openai")
+        settings = {}
+    else:
+        fake = request.getfixturevalue(f"fake_{name}")
+        key = MISTRAL_KEY if name == "mistral" else GEMINI_KEY
+        settings = {f"{name.capitalize()}ApiKey": key,
+                    f"{name.capitalize()}ChatApiUrl": fake.chat_url}
+    ids = ["a1B2c3D4e", "f5G6h7J8k"] if name == "mistral" else ["call_1", "call_2"]
+    return Provider(
+        name, fake, settings,
+        lambda text="Hello!", **kw: replies.chat_reply(text, **kw),
+        lambda calls: openai_tools(calls, ids[:len(calls)]),
+        lambda data: replies.chat_reply(json.dumps(data)))
+
+
+def chat(make_client: Callable[..., FlaskClient], provider: Provider, *params: Any,
+         fmt: Format = Format.DATASET) -> Reply:
+    client = make_client(**provider.settings)
+    return post(client, "OPENAICHAT", param("MODEL", "model-x"),
+                param("PROVIDER", provider.name), *params, fmt=fmt)
+
+
+STANDARD_OUTS = (out("RESULT"), out("RESULT_CONTENT"), out("RESULT_CONTENTS"),
+                 out("FINISH_REASON"), out("RESULT_TOTAL_TOKENS", "NUMERIC"),
+                 out("RESULT_PROMPT_TOKENS", "NUMERIC"),
+                 out("RESULT_COMPLETION_TOKENS", "NUMERIC"),
+                 out("RESULT_CACHED_TOKENS", "NUMERIC"), out("RESULT_REQUEST_ID"),
+                 out("APP_RESPONSE_STATUS"))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_system_and_user(make_client: Callable[..., FlaskClient], provider: Provider,
+                         fmt: Format) -> None:
+    provider.fake.push(provider.text("Bonjour"))
+    reply = chat(make_client, provider, param("SYSTEM_MESSAGE", "You are terse."),
+                 param("USER_MESSAGE", "Say hello in French."),
+                 param("MESSAGE_HISTORY", None, "INOUT"), *STANDARD_OUTS, fmt=fmt)
+    assert reply.status == 200, reply.text
+    assert reply["RESULT_CONTENT"] == "Bonjour"
+    assert json.loads(reply["RESULT_CONTENTS"]) == ["Bonjour"]
+    assert reply["FINISH_REASON"] == "stop"
+    assert reply["RESULT_TOTAL_TOKENS"] == reply["RESULT_PROMPT_TOKENS"] + \
+        reply["RESULT_COMPLETION_TOKENS"]
+    assert reply["RESULT_CACHED_TOKENS"] == 0
+    assert reply["RESULT_REQUEST_ID"]
+    assert json.loads(reply["MESSAGE_HISTORY"]) == [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Say hello in French."},
+        {"role": "assistant", "content": "Bonjour"},
+    ]
+    body = provider.bodies()[-1]
+    if provider.name == "anthropic":
+        recorded = provider.fake.last_request
+        assert recorded.headers["anthropic-version"] == "2023-06-01"
+        assert recorded.auth == "x-api-key" and recorded.api_key == ANTHROPIC_KEY
+        assert reply["RESULT_REQUEST_ID"] == recorded.request_id
+        assert body["system"] == "You are terse."
+        assert body["messages"] == [{"role": "user", "content": [
+            {"type": "text", "text": "Say hello in French."}]}]
+        assert body["max_tokens"] == 256
+        assert json.loads(reply["RESULT"])["type"] == "message"
+    else:
+        assert body["messages"][0] == {"role": "system", "content": "You are terse."}
+        assert ("max_completion_tokens" if provider.name == "openai" else "max_tokens") in body
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_numbered_json_and_history_in_order(make_client: Callable[..., FlaskClient],
+                                            provider: Provider, fmt: Format) -> None:
+    provider.fake.push(provider.text("4"))
+    history = [{"role": "user", "content": "2+1?"}, {"role": "assistant", "content": "3"}]
+    reply = chat(make_client, provider,
+                 param("MESSAGE_HISTORY", json.dumps(history), "INOUT"),
+                 param("MESSAGE_JSON", json.dumps([{"role": "system", "content": "Be exact."}])),
+                 param("MESSAGE_ROLE1", "user"), param("MESSAGE_CONTENT1", "and 2+2?"),
+                 out("RESULT_CONTENT"), fmt=fmt)
+    assert reply.status == 200, reply.text
+    assert reply["RESULT_CONTENT"] == "4"
+    returned = json.loads(reply["MESSAGE_HISTORY"])
+    assert returned == [*history, {"role": "system", "content": "Be exact."},
+                        {"role": "user", "content": "and 2+2?"},
+                        {"role": "assistant", "content": "4"}]
+    body = provider.bodies()[-1]
+    if provider.name == "anthropic":
+        assert body["system"] == "Be exact."
+        assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user"]
+    else:
+        assert [m["role"] for m in body["messages"]] == ["user", "assistant", "system", "user"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_documented_tools_example(make_client: Callable[..., FlaskClient],
+                                  provider: Provider, fmt: Format) -> None:
+    provider.fake.push(provider.tools(CALLS))
+    reply = chat(make_client, provider, param("USER_MESSAGE", "Stock of vis and boulons?"),
+                 param("TOOLS", json.dumps(DOC_TOOLS)), param("TOOL_CHOICE_REQUIRED", "Y"),
+                 param("PARALLEL_TOOL", "N"), param("MESSAGE_HISTORY", None, "INOUT"),
+                 out("SELECTED_TOOLS"), out("SELECTED_TOOLS_PARAM"),
+                 out("SELECTED_TOOLS_COUNT", "NUMERIC"), out("FINISH_REASON"), fmt=fmt)
+    assert reply.status == 200, reply.text
+    assert reply["FINISH_REASON"] == "tool_calls"
+    assert reply["SELECTED_TOOLS"] == "GET_STOCK_INFORMATION,GET_STOCK_INFORMATION"
+    assert reply["SELECTED_TOOLS_COUNT"] == 2
+    selected = json.loads(reply["SELECTED_TOOLS_PARAM"])
+    assert [(t["name"], t["parameters"]) for t in selected] == [
+        (name, arguments) for name, arguments in CALLS]
+    assert all(set(t) == {"name", "id", "parameters"} and t["id"] for t in selected)
+    assistant = json.loads(reply["MESSAGE_HISTORY"])[-1]
+    assert [c["id"] for c in assistant["tool_calls"]] == [t["id"] for t in selected]
+    assert all(c["type"] == "function" and json.loads(c["function"]["arguments"]) == t[
+        "parameters"] for c, t in zip(assistant["tool_calls"], selected, strict=True))
+    body = provider.bodies()[-1]
+    if provider.name == "anthropic":
+        assert [t["name"] for t in body["tools"]] == ["GET_STOCK_INFORMATION", "PURCHASE_ORDER"]
+        assert body["tools"][0]["input_schema"] == DOC_TOOLS[0]["parameters"]
+        assert body["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
+    else:
+        assert body["tool_choice"] == "required" and body["parallel_tool_calls"] is False
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_documented_json_schema_example(make_client: Callable[..., FlaskClient],
+                                        provider: Provider, fmt: Format) -> None:
+    provider.fake.push(provider.json(ADVICE))
+    reply = chat(make_client, provider, param("USER_MESSAGE", "My order is late."),
+                 param("RESPONSE_FORMAT", "json_schema"),
+                 param("RESPONSE_FORMAT_JSON_SCHEMA", json.dumps(DOC_SCHEMA)),
+                 out("advice"), out("next_action"), out("confidence_level", "NUMERIC"),
+                 out("RESULT_CONTENT"), fmt=fmt)
+    assert reply.status == 200, reply.text
+    assert (reply["advice"], reply["next_action"], reply["confidence_level"]) == (
+        "Call the expert.", "expert", 0.8)
+    body = provider.bodies()[-1]
+    if provider.name == "anthropic":
+        assert body["output_config"]["format"] == {"type": "json_schema",
+                                                   "schema": DOC_SCHEMA["schema"]}
+    elif provider.name == "gemini":
+        sent = body["response_format"]["json_schema"]["schema"]
+        assert "$schema" not in sent and sent["properties"] == DOC_SCHEMA["schema"]["properties"]
+    else:
+        assert body["response_format"]["json_schema"]["schema"] == DOC_SCHEMA["schema"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_json_object(make_client: Callable[..., FlaskClient], provider: Provider,
+                     fmt: Format) -> None:
+    provider.fake.push(provider.json(ADVICE))
+    reply = chat(make_client, provider, param("USER_MESSAGE", "Advise me in JSON."),
+                 param("RESPONSE_FORMAT", "json_object"), out("advice"), fmt=fmt)
+    assert reply.status == 200, reply.text
+    assert reply["advice"] == "Call the expert."
+    body = provider.bodies()[-1]
+    if provider.name == "anthropic":
+        assert body["output_config"]["format"] == {"type": "json_schema",
+                                                   "schema": {"type": "object"}}
+    else:
+        assert body["response_format"] == {"type": "json_object"}
+
+
+def test_json_object_without_the_word_json_only_refused_for_openai(
+    make_client: Callable[..., FlaskClient], provider: Provider
+) -> None:
+    provider.fake.push(provider.json(ADVICE))
+    reply = chat(make_client, provider, param("USER_MESSAGE", "Advise me."),
+                 param("RESPONSE_FORMAT", "json_object"), out("advice"))
+    if provider.name == "openai":
+        assert reply.status == 400 and "JSON" in reply.text
+        assert provider.fake.requests == []
+    else:
+        assert reply.status == 200, reply.text
+        assert reply["advice"] == "Call the expert."

@@ -1,0 +1,68 @@
+"""Images over a provider's limits are downscaled keeping proportions; others pass untouched."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import pytest
+from PIL import Image
+
+from tests.attachments import samples
+from workflowapp.attachments.images import BadImage, ImageLimits, dimensions, fit
+from workflowapp.attachments.sniff import GIF, JPEG, PNG, WEBP
+
+
+def opened(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data))
+
+
+def test_an_image_within_limits_is_sent_byte_for_byte() -> None:
+    data = samples.image("PNG", (300, 200))
+    assert fit(data, PNG, (300, 200), ImageLimits(max_edge=300, max_bytes=len(data))) \
+        == (data, PNG, (300, 200))
+    assert fit(data, PNG, (300, 200), ImageLimits())[0] is data
+
+
+@pytest.mark.parametrize(("fmt", "media_type", "sent_type"), [
+    ("PNG", PNG, PNG), ("JPEG", JPEG, JPEG), ("WEBP", WEBP, WEBP), ("GIF", GIF, PNG),
+])
+def test_long_edge_is_brought_to_the_limit(fmt: str, media_type: str, sent_type: str) -> None:
+    data = samples.image(fmt, (400, 100))
+    out, out_type, size = fit(data, media_type, (400, 100), ImageLimits(max_edge=200))
+    assert (out_type, size) == (sent_type, (200, 50))
+    with opened(out) as image:
+        assert image.size == (200, 50)
+        assert image.format == sent_type.split("/")[1].upper()
+
+
+def test_byte_limit_shrinks_until_it_fits() -> None:
+    data = samples.noisy_jpeg((600, 400))
+    limit = len(data) // 5
+    out, out_type, (width, height) = fit(data, JPEG, (600, 400), ImageLimits(max_bytes=limit))
+    assert len(out) <= limit and out_type == JPEG
+    assert width < 600 and abs(width / height - 1.5) < 0.02  # proportions kept
+
+
+def test_exif_rotation_is_applied_before_scaling() -> None:
+    data = samples.image("JPEG", (400, 200), exif_orientation=6)  # stored landscape, shown portrait
+    out, _, size = fit(data, JPEG, (400, 200), ImageLimits(max_edge=100))
+    assert size == (50, 100)
+    with opened(out) as image:
+        assert image.size == (50, 100)
+
+
+def chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def test_dimensions_and_refusals() -> None:
+    assert dimensions(samples.image("WEBP", (33, 21))) == (33, 21)
+    with pytest.raises(BadImage, match="not an image Pillow can read"):
+        dimensions(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    huge = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 12000, 9000, 8, 2, 0,
+                                                              0, 0)) \
+        + chunk(b"IDAT", b"") + chunk(b"IEND", b"")  # claims 108 megapixels in 57 bytes
+    with pytest.raises(BadImage, match="12000x9000 pixels"):
+        dimensions(huge)

@@ -1,0 +1,116 @@
+"""Images the provider would refuse, made to fit: downscaled keeping their proportions.
+
+Pillow is imported on first use. An image within the limits is sent as received, byte for
+byte; one over the longest-edge or byte limit is decoded (JPEGs at a reduced DCT scale, so a
+12-megapixel photo never needs its full pixel buffer), turned upright (EXIF orientation),
+resized and re-encoded in its own format (GIF as PNG), shrinking further until it fits.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from .sniff import JPEG, PNG, WEBP
+
+#: Pixels above which Pillow refuses to decode at all (a decompression bomb).
+MAX_PIXELS = 100_000_000
+_FORMATS = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP"}
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What a provider accepts per image: longest edge in pixels, size in bytes (None: any)."""
+
+    max_edge: int | None = None
+    max_bytes: int | None = None
+
+    def fits(self, size: tuple[int, int], length: int) -> bool:
+        """Whether an image of ``size`` pixels and ``length`` bytes is within the limits."""
+        return (self.max_edge is None or max(size) <= self.max_edge) and \
+            (self.max_bytes is None or length <= self.max_bytes)
+
+
+class BadImage(Exception):
+    """The image cannot be decoded; the message says why (no content in it)."""
+
+
+def dimensions(data: bytes) -> tuple[int, int]:
+    """Width and height from the image's header (nothing decoded).
+
+    :raises BadImage: a damaged image, or one with more pixels than any provider takes.
+    """
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():  # our own pixel limit below says it better
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+    except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError... on bad files
+        raise BadImage(f"it is not an image Pillow can read ({type(exc).__name__})") from None
+    if width * height > MAX_PIXELS:
+        raise BadImage(f"it has {width}x{height} pixels, more than the {MAX_PIXELS} "
+                       "an image may have")
+    return width, height
+
+
+def fit(data: bytes, media_type: str, size: tuple[int, int], limits: ImageLimits
+        ) -> tuple[bytes, str, tuple[int, int]]:
+    """(bytes, media type, pixel size) of the image within ``limits``; unchanged if it fits."""
+    if limits.fits(size, len(data)):
+        return data, media_type, size
+    from PIL import Image
+
+    scale = 1.0 if limits.max_edge is None else min(1.0, limits.max_edge / max(size))
+    if limits.max_bytes is not None and len(data) > limits.max_bytes:
+        scale = min(scale, math.sqrt(limits.max_bytes / len(data)))
+    out_type = media_type if media_type in _FORMATS else PNG
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+        with image:
+            if media_type == JPEG:  # decode at 1/2, 1/4 or 1/8 scale when that is enough
+                image.draft("RGB", _scaled(size, scale))
+            upright = _upright(image)
+            if (upright.width >= upright.height) != (size[0] >= size[1]):
+                size = size[1], size[0]  # turned a quarter by its EXIF orientation
+            for _ in range(8):
+                target = _scaled(size, scale)
+                encoded = _encode(upright.resize(target, Image.Resampling.LANCZOS), out_type)
+                if limits.fits(target, len(encoded)):
+                    return encoded, out_type, target
+                scale *= 0.8 * math.sqrt((limits.max_bytes or len(encoded)) / len(encoded))
+    except Exception as exc:
+        raise BadImage(f"it could not be downscaled ({type(exc).__name__})") from None
+    raise BadImage("it could not be made small enough for the provider")
+
+
+def _scaled(size: tuple[int, int], scale: float) -> tuple[int, int]:
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def _upright(image: Any) -> Any:
+    """The image turned by its EXIF orientation, in place (a copy would double the pixels)."""
+    from PIL import ImageOps
+
+    image.load()
+    ImageOps.exif_transpose(image, in_place=True)
+    return image
+
+
+def _encode(image: Any, media_type: str) -> bytes:
+    buffer = io.BytesIO()
+    if media_type == JPEG:
+        image.convert("RGB").save(buffer, "JPEG", quality=85)
+    elif media_type == WEBP:
+        image.save(buffer, "WEBP", quality=85)
+    else:
+        if image.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I;16"):
+            image = image.convert("RGBA")
+        image.save(buffer, "PNG", optimize=False)
+    return buffer.getvalue()
