@@ -1,4 +1,6 @@
-"""The HTTP face of the host, and the only module that imports Flask.
+"""The HTTP face of the host. This module and :mod:`workflowapp.lean` (which serves
+``POST /<APP>`` through :func:`answer` without Flask's request dispatch) are the only ones that
+import Flask.
 
 ``POST /<APP>`` runs an application on the posted context; ``GET /apps`` and
 ``GET /apps/<APP>`` describe the applications; ``GET /healthz`` answers load balancers.
