@@ -2,8 +2,8 @@
 their JSON results to bench/results/ (``<name>-latest.json`` and ``all-latest.json``; quick runs
 ``<name>-quick-latest.json``, so a smoke run never replaces full figures).
 
-    python bench/run_all.py            # full run, ~5 minutes on 2 cores
-    python bench/run_all.py --quick    # smoke: tiny counts, well under 60 s
+    python bench/run_all.py            # full run, ~6 minutes on 2 cores
+    python bench/run_all.py --quick    # smoke: tiny counts, about a minute
 
 Benchmarks measure, they never judge: the exit status is non-zero only when a benchmark failed
 to run or produced no numbers, never because of a timing. Figures are compared with the targets
