@@ -117,7 +117,7 @@ def write(ctx: Context) -> bytes:
     for parameter in ctx.parameters.values():
         value = parameter.value
         if value is None or (parameter.data_type is DataType.TEXT and type(value) is str):
-            parts.append(_text_parameter(parameter.name, parameter, value))
+            parts.append(_text_parameter(parameter, value))
             continue
         parts.append("<parameter>")
         for column, text in _xml.parameter_to_record(
@@ -131,9 +131,10 @@ def write(ctx: Context) -> bytes:
     return "".join(parts).encode("utf-8")
 
 
-def _text_parameter(name: str, parameter: Parameter, value: str | None) -> str:
-    """A parameter without a value or with a TEXT one, the common case, in one string (what
-    :func:`_xml.parameter_to_record` writes, without its per-field tuples)."""
+def _text_parameter(parameter: Parameter, value: str | None) -> str:
+    """A parameter without a value or with a TEXT one (``value``), the common case, in one
+    string: what :func:`_xml.parameter_to_record` writes, without its per-field tuples."""
+    name = parameter.name
     try:
         text = f"<textValue>{_xml.escape_text(value)}</textValue>" if value else ""
         return (f"<parameter><name>{_xml.escape_text(name)}</name><dataType>"
