@@ -26,11 +26,14 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
+    BASELINE,
     CHOSEN,
     MODELS,
     RESULTS,
     ServerModel,
+    Service,
     ServiceError,
+    baseline_target,
     direct_target,
     drive,
     host_target,
@@ -71,10 +74,15 @@ def run(quick: bool = False, models: list[ServerModel] | None = None,
     rows: list[dict[str, Any]] = []
     with workspace() as work:
         fake = start_fake(work, delay, "fake-slow")
-        with running(fake):
+        baseline = start_host(work, fake, BASELINE)
+        with running(fake, baseline):
+            base_pids = wait_workers(baseline, BASELINE)
+            drive([{"target": baseline_target(baseline, fmt, fake), "concurrency": 16,
+                    "requests": 64, "deadline": 60}], timeout=120)
             for model in models or [CHOSEN]:
                 try:
-                    rows += run_model(work, fake, model, chosen_levels, rounds, delay, fmt)
+                    rows += run_model(work, fake, (baseline, base_pids), model, chosen_levels,
+                                      rounds, delay, fmt)
                 except ServiceError as exc:
                     rows.append({"server": model.name, "failed": str(exc)[:500]})
     return {"benchmark": "capacity", "quick": quick, "machine": machine(), "busy_before": busy,
@@ -82,8 +90,11 @@ def run(quick: bool = False, models: list[ServerModel] | None = None,
             "delay_ms": delay, "rounds": rounds, "format": fmt, "targets": TARGETS}
 
 
-def run_model(work: Path, fake: Any, model: ServerModel, levels: tuple[int, ...], rounds: int,
-              delay: float, fmt: str) -> list[dict[str, Any]]:
+def run_model(work: Path, fake: Any, reference: tuple[Service, list[int]], model: ServerModel,
+              levels: tuple[int, ...], rounds: int, delay: float, fmt: str
+              ) -> list[dict[str, Any]]:
+    """Per level and mode: direct, then the baseline, then the host, one after the other."""
+    baseline, base_pids = reference
     rows = []
     host = start_host(work, fake, model)
     with running(host):
@@ -98,13 +109,17 @@ def run_model(work: Path, fake: Any, model: ServerModel, levels: tuple[int, ...]
                 bound = (rounds + 1) * delay / 1000 * 4 + 30  # s: no phase runs longer
                 base = {"concurrency": level, "requests": level * rounds, "warmup": level,
                         "deadline": bound, "request_timeout": bound, "ramp": ramp}
-                direct, through = drive([
+                direct, passthrough, through = drive([
                     {**base, "label": "direct", "target": direct_target(fake),
                      "watch": fake.pids()},
+                    {**base, "label": "baseline", "target": baseline_target(baseline, fmt, fake),
+                     "watch": base_pids, "sample_memory": 0.25},
                     {**base, "label": "host", "target": host_target(host, fmt, fake),
                      "watch": pids, "sample_memory": 0.25},
-                ], timeout=4 * bound + 120)
-                rows.append(summarise(model, mode, level, direct, through, idle_rss, idle_pss))
+                ], timeout=6 * bound + 120)
+                row = summarise(model, mode, level, direct, through, idle_rss, idle_pss)
+                rows.append({**row, "baseline": summarise(
+                    BASELINE, mode, level, direct, passthrough, 0, 0)})
     return rows
 
 
@@ -134,7 +149,8 @@ def summarise(model: ServerModel, mode: str, level: int, direct: dict[str, Any],
 
 
 def report(result: dict[str, Any]) -> str:
-    headers = ["server", "mode", "conc", "calls", "direct/s", "host/s", "ratio", "errors", "p50 ms",
+    headers = ["server", "mode", "conc", "calls", "direct/s", "served/s", "ratio", "errors",
+               "p50 ms",
                "p99 ms", "CPU ms/call", "peak RSS MiB", "peak PSS MiB"]
     rows = []
     for row in result["rows"]:
@@ -142,17 +158,22 @@ def report(result: dict[str, Any]) -> str:
             rows.append([row["server"], "-", "-", "-", "-", "-", "-", "failed", "-", "-", "-",
                          "-", "-"])
             continue
-        errors = row["errors"] + row["unfinished"]
-        rows.append([
-            row["server"], row["mode"], row["concurrency"], row["calls"], row["direct_rps"],
-            row["host_rps"],
-            row["ratio"], errors, row["p50_ms"], row["p99_ms"],
-            row["cpu_ms_per_call"] if row["cpu_ms_per_call"] is not None else "-",
-            row["peak_rss_mib"], row["peak_pss_mib"],
-        ])
+        for each in (row, row.get("baseline")):
+            if each is None:
+                continue
+            errors = each["errors"] + each["unfinished"]
+            rows.append([
+                each["server"], each["mode"], each["concurrency"], each["calls"],
+                each["direct_rps"], each["host_rps"],
+                each["ratio"], errors, each["p50_ms"], each["p99_ms"],
+                each["cpu_ms_per_call"] if each["cpu_ms_per_call"] is not None else "-",
+                each["peak_rss_mib"], each["peak_pss_mib"],
+            ])
     note = (f"Upstream answers in {result['delay_ms']:g} ms; {result['rounds']} calls per "
-            "client, back to back. steady: clients start spread over one upstream delay and "
-            "throughput is counted while all are in flight; burst: all start at once. "
+            "client, back to back; per level and mode: direct, the minimal pass-through "
+            "(bench/passthrough.py, same gunicorn settings), then the host. steady: clients "
+            "start spread over one upstream delay and throughput is counted while all are in "
+            "flight; burst: all start at once. "
             f"Targets: ratio >= {TARGETS['ratio']}, 0 errors, peak PSS <= "
             f"{TARGETS['pss_mib']:g} MiB (all host processes).")
     kinds = {f"{row['server']}: {kind}" for row in result["rows"]

@@ -267,8 +267,15 @@ class ServerModel:
     threads: int = 0  # waitress threads
     note: str = ""
     max_concurrency: int = 0  # compare at most this many calls (0: any)
+    app: str = "workflowapp:create_app()"  # the WSGI application gunicorn serves
+    kind_of_start: str = "gunicorn"  # or "serve": ``workflowapp serve`` (cold start)
+    root: str = ""  # another checkout to serve (A/B runs): its package and its gunicorn config
 
     def command(self, port: int) -> list[str]:
+        if self.kind_of_start == "serve":
+            # What an administrator runs: the CLI execs gunicorn with config/gunicorn.conf.py.
+            return [PYTHON, "-c", "import sys; from workflowapp.cli import main; sys.exit(main())",
+                    "serve", "--host", HOST, "--port", str(port)]
         if self.kind == "waitress":
             return [
                 PYTHON, "-m", "waitress", f"--listen={HOST}:{port}",
@@ -280,15 +287,24 @@ class ServerModel:
                 "--asyncore-use-poll",
                 "--call", "workflowapp:create_app",
             ]
+        config = Path(self.root) / "config" / "gunicorn.conf.py" if self.root else CONFIG
         return [
-            PYTHON, "-m", "gunicorn", "--config", str(CONFIG), "--bind", f"{HOST}:{port}",
-            "workflowapp:create_app()",
+            PYTHON, "-m", "gunicorn", "--config", str(config), "--bind", f"{HOST}:{port}",
+            self.app,
         ]
 
 
 #: The chosen model: exactly what workflowapp/gunicorn_conf.py does by default.
 CHOSEN = ServerModel("gunicorn gevent (chosen)",
                      note="workflowapp/gunicorn_conf.py defaults")
+
+#: Issue 14's baseline: the minimal Flask + requests pass-through (``bench/passthrough.py``)
+#: under the same gunicorn settings as the host.
+BASELINE = ServerModel("minimal pass-through", app="bench.passthrough:app",
+                       note="bench/passthrough.py, config/gunicorn.conf.py")
+
+#: The host started as administrators start it: ``workflowapp serve``.
+SERVE = ServerModel("workflowapp serve", kind_of_start="serve")
 
 #: The serving models compared by ``capacity.py --compare``.
 MODELS: dict[str, ServerModel] = {
@@ -323,6 +339,8 @@ def start_host(workdir: Path, fake: Service, model: ServerModel = CHOSEN,
     port = free_port()
     log = workdir / f"host-{port}.log"
     env = host_env(workdir, fake, {**model.env, **(extra_env or {})}, upstreams)
+    if model.root:
+        env["PYTHONPATH"] = model.root
     service = Service("host", _popen(model.command(port), log, env, workdir), port, log)
     _wait_ready(service, "/healthz", "GET", None, timeout)
     return service
@@ -461,6 +479,12 @@ def host_target(host: Service, fmt: str, upstream: Service, **kwargs: Any) -> di
         "port": host.port, "path": "/OPENAICHAT", "body": _b64(body),
         "headers": {"Content-Type": CONTENT_TYPES[fmt]}, "expect": "Hello!",
     }
+
+
+def baseline_target(baseline: Service, fmt: str, upstream: Service) -> dict[str, Any]:
+    """A load-driver target: the minimal pass-through, posted the same context as the host
+    (it reads the body and ignores it; its upstream is fixed when it starts)."""
+    return {**host_target(baseline, fmt, upstream), "port": baseline.port}
 
 
 def direct_target(fake: Service) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from /proc/<pid>/stat of its master and workers before and after each block. The
 the percentiles is what the host adds: HTTP parsing, Flask, context read + validation + render,
 the pooled upstream call and its JSON.
 
-    python bench/latency.py [--quick]
+    python bench/latency.py [--quick] [--cases 0:1,0:32,50:1,50:32] [--against OTHER_CHECKOUT]
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
+    BASELINE,
     CHOSEN,
     ServerModel,
     Service,
+    baseline_target,
     direct_target,
     drive,
     expected_workers,
@@ -44,7 +46,7 @@ from bench.common import (  # noqa: E402
 #: (upstream delay ms, concurrency) -> calls per block, full and quick.
 COUNTS = {(0, 1): (600, 60), (0, 32): (2400, 320), (50, 1): (100, 20), (50, 32): (640, 64)}
 BLOCKS = (3, 1)
-TARGETS = {"p50_ms": 1.0, "p99_ms": 5.0, "cpu_ms": 1.0}
+TARGETS = {"vs_baseline": 0.6}
 
 
 def wait_workers(host: Service, model: ServerModel, timeout: float = 30.0) -> list[int]:
@@ -58,7 +60,11 @@ def wait_workers(host: Service, model: ServerModel, timeout: float = 30.0) -> li
     return pids
 
 
-def run(quick: bool = False, model: ServerModel = CHOSEN) -> dict[str, Any]:
+def run(quick: bool = False, model: ServerModel = CHOSEN, against: str = "",
+        only: tuple[tuple[int, int], ...] = ()) -> dict[str, Any]:
+    """``against``: another checkout (``git worktree add DIR COMMIT``) served as well, its rows
+    labelled ``dataset@other``/``json@other`` (an A/B in the same run); ``only``: the
+    (upstream delay, concurrency) cases to run (default all)."""
     raise_nofile()
     busy = wait_quiet(3 if quick else 60)
     blocks = BLOCKS[1] if quick else BLOCKS[0]
@@ -66,20 +72,39 @@ def run(quick: bool = False, model: ServerModel = CHOSEN) -> dict[str, Any]:
     with workspace() as work:
         fakes = {0: start_fake(work, 0, "fake-0ms"), 50: start_fake(work, 50, "fake-50ms")}
         host = start_host(work, fakes[0], model, upstreams=[fakes[50]])
-        with running(*fakes.values(), host):
+        other_model = ServerModel(f"{model.name} ({against})", env=model.env, root=against)
+        others = [start_host(work, fakes[0], other_model, upstreams=[fakes[50]])
+                  ] if against else []
+        # The baseline's upstream is fixed at start: one per fake.
+        baselines = {delay: start_host(work, fake, BASELINE) for delay, fake in fakes.items()}
+        with running(*fakes.values(), host, *others, *baselines.values()):
             pids = wait_workers(host, model)
+            other_pids = [wait_workers(other, other_model) for other in others]
+            base_pids = {delay: wait_workers(base, BASELINE) for delay, base in baselines.items()}
             # Every worker imports its applications lazily on its first call: warm them all.
-            warm = host_target(host, "dataset", fakes[0])
-            drive([{"target": warm, "concurrency": 16, "requests": 64 if quick else 400,
-                    "deadline": 30}], timeout=60)
+            warm = [host_target(host, "dataset", fakes[0]),
+                    *(baseline_target(base, "dataset", fakes[delay])
+                      for delay, base in baselines.items())]
+            drive([{"target": target, "concurrency": 16, "requests": 64 if quick else 400,
+                    "deadline": 30} for target in warm], timeout=90)
+            warm = [host_target(other, "dataset", fakes[0]) for other in others]
+            drive([{"target": target, "concurrency": 16, "requests": 64 if quick else 400,
+                    "deadline": 30} for target in warm], timeout=90)
             for (delay, concurrency), (full, small) in COUNTS.items():
+                if only and (delay, concurrency) not in only:
+                    continue
                 count = small if quick else full
                 upstream = fakes[delay]
                 targets = {
                     "direct": (direct_target(upstream), upstream.pids()),
+                    "baseline": (baseline_target(baselines[delay], "dataset", upstream),
+                                 base_pids[delay]),
                     "dataset": (host_target(host, "dataset", upstream), pids),
                     "json": (host_target(host, "json", upstream), pids),
                 }
+                for other, watch in zip(others, other_pids, strict=True):
+                    targets["dataset@other"] = (host_target(other, "dataset", upstream), watch)
+                    targets["json@other"] = (host_target(other, "json", upstream), watch)
                 # Clients start spread over one upstream delay, so the 32 calls do not come
                 # back (and compete for the CPU) all at once, round after round.
                 phases = [
@@ -88,9 +113,10 @@ def run(quick: bool = False, model: ServerModel = CHOSEN) -> dict[str, Any]:
                      "watch": watch, "deadline": 120, "ramp": delay / 1000}
                     for block in range(blocks) for name, (target, watch) in targets.items()
                 ]
-                results = drive(phases, timeout=blocks * 3 * 150)
+                results = drive(phases, timeout=blocks * len(targets) * 150)
                 cases.append(summarise(delay, concurrency, results))
-    return {"benchmark": "latency", "quick": quick, "server": model.name, "machine": machine(),
+    return {"benchmark": "latency", "quick": quick, "server": model.name, "against": against,
+            "machine": machine(),
             "busy_before": busy, "cases": cases, "targets": TARGETS}
 
 
@@ -116,13 +142,26 @@ def summarise(delay: int, concurrency: int, results: list[dict[str, Any]]) -> di
             "p50_ms": p50, "p99_ms": p99,
             "added_p50_ms": None if name == "direct" else p50 - d50,
             "added_p99_ms": None if name == "direct" else p99 - d99,
-            # server CPU: the host's processes for host rows, the fake's for the direct row
+            # server CPU: the serving processes for host and baseline rows, the fake's for the
+            # direct row
             "cpu_ms_per_call": entry["cpu"] * 1000 / entry["ok"] if entry["ok"] else None,
             "driver_cpu_ms_per_call": entry["driver_cpu"] * 1000 / entry["ok"]
             if entry["ok"] else None,
             "error_kinds": entry["kinds"],
         })
+    base = next((row for row in rows if row["target"] == "baseline"), None)
+    for row in rows:
+        row["p50_vs_baseline"] = _ratio(row["added_p50_ms"], base["added_p50_ms"] if base else None)
+        row["cpu_vs_baseline"] = _ratio(row["cpu_ms_per_call"],
+                                        base["cpu_ms_per_call"] if base else None)
     return {"delay_ms": delay, "concurrency": concurrency, "rows": rows}
+
+
+def _ratio(value: float | None, baseline: float | None) -> float | None:
+    """``value / baseline`` for host rows; None for the direct and baseline rows themselves."""
+    if value is None or not baseline or baseline <= 0:
+        return None
+    return value / baseline
 
 
 def report(result: dict[str, Any]) -> str:
@@ -135,12 +174,16 @@ def report(result: dict[str, Any]) -> str:
                 "" if row["added_p50_ms"] is None else row["added_p50_ms"],
                 "" if row["added_p99_ms"] is None else row["added_p99_ms"],
                 "" if row["cpu_ms_per_call"] is None else row["cpu_ms_per_call"],
+                "" if row["target"] in ("direct", "baseline") else _blank(row["p50_vs_baseline"]),
+                "" if row["target"] in ("direct", "baseline") else _blank(row["cpu_vs_baseline"]),
             ])
     headers = ["upstream ms", "conc", "path", "calls", "errors", "p50 ms", "p99 ms",
-               "added p50", "added p99", "CPU ms/call"]
-    note = ("CPU ms/call: all host processes for dataset/json rows, the fake for direct rows. "
-            f"Targets at concurrency 1: added p50 <= {TARGETS['p50_ms']} ms, "
-            f"p99 <= {TARGETS['p99_ms']} ms; host CPU <= {TARGETS['cpu_ms']} ms/call.")
+               "added p50", "added p99", "CPU ms/call", "added p50 / baseline's",
+               "CPU / baseline's"]
+    note = ("CPU ms/call: all serving processes (master + workers) for the baseline, dataset "
+            "and json rows, the fake for direct rows. baseline: the minimal pass-through "
+            "(bench/passthrough.py) under the same gunicorn settings. Targets at concurrency "
+            f"1: added p50 and CPU per call <= {TARGETS['vs_baseline']} x the baseline's.")
     kinds = {kind for case in result["cases"] for row in case["rows"]
              for kind in row.get("error_kinds", {})}
     if kinds:
@@ -148,11 +191,22 @@ def report(result: dict[str, Any]) -> str:
     return f"Added latency ({result['server']})\n" + table(headers, rows) + "\n" + note
 
 
+def _blank(value: float | None) -> float | str:
+    return "-" if value is None else value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny counts (smoke test)")
+    parser.add_argument("--against", default="",
+                        help="A/B: also serve this other checkout (git worktree add DIR COMMIT)")
+    parser.add_argument("--cases", default="",
+                        help="upstream-ms:concurrency pairs to run, e.g. 0:1,0:32 (default all)")
     args = parser.parse_args(argv)
-    result = run(args.quick)
+    only = tuple((int(delay), int(conc)) for delay, conc in
+                 (pair.split(":") for pair in args.cases.split(",") if pair))
+    result = run(args.quick, against=str(Path(args.against).resolve()) if args.against else "",
+                 only=only)
     print(report(result))
     print(f"saved {save('latency', result)}")
     return 0

@@ -23,7 +23,7 @@ if __package__ in (None, ""):
 from bench.common import RESULTS, ROOT  # noqa: E402
 
 COLORS = {"direct": "#8c8c8c", "dataset": "#1f77b4", "json": "#ff7f0e", "recordset": "#2ca02c",
-          "host": "#1f77b4"}
+          "host": "#1f77b4", "baseline": "#9467bd"}
 
 
 def _load(folder: Path, name: str) -> dict[str, Any] | None:
@@ -45,15 +45,16 @@ def plot_latency(result: dict[str, Any], out: Path) -> Path:
 
     cases = result["cases"]
     labels = [f"{c['delay_ms']} ms upstream\nconcurrency {c['concurrency']}" for c in cases]
-    targets = ["direct", "dataset", "json"]
+    targets = ["direct", "baseline", "dataset", "json"]
+    names = {"direct": "direct to upstream", "baseline": "minimal pass-through"}
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for axis, key, title in ((axes[0], "p50_ms", "p50"), (axes[1], "p99_ms", "p99")):
-        width = 0.27
+        width = 0.2
         for index, target in enumerate(targets):
             values = [next((r[key] for r in c["rows"] if r["target"] == target), 0.0)
                       for c in cases]
-            positions = [i + (index - 1) * width for i in range(len(cases))]
-            label = "direct to upstream" if target == "direct" else f"through host ({target})"
+            positions = [i + (index - 1.5) * width for i in range(len(cases))]
+            label = names.get(target, f"through host ({target})")
             axis.bar(positions, values, width, label=label, color=COLORS[target])
         axis.set_xticks(range(len(cases)), labels, fontsize=8)
         axis.set_ylabel("ms")
@@ -76,15 +77,21 @@ def plot_capacity(result: dict[str, Any], compare: dict[str, Any] | None, out: P
     rows = [r for r in result["rows"] if "failed" not in r]
     axis = axes[0][0]
     labels = [f"{r['concurrency']} calls\n{r['mode']}" for r in rows]
-    width = 0.38
-    axis.bar([i - width / 2 for i in range(len(rows))], [r["direct_rps"] for r in rows], width,
+    width = 0.27
+    axis.bar([i - width for i in range(len(rows))], [r["direct_rps"] for r in rows], width,
              label="direct to upstream", color=COLORS["direct"])
-    bars = axis.bar([i + width / 2 for i in range(len(rows))], [r["host_rps"] for r in rows],
-                    width, label="through host", color=COLORS["host"])
-    for bar, row in zip(bars, rows, strict=True):
-        axis.annotate(f"{row['ratio']:.0%}", (bar.get_x() + bar.get_width() / 2,
-                                               bar.get_height()), ha="center", va="bottom",
-                      fontsize=8)
+    series = [("host", "through host", rows, 0.0)]
+    passthrough = [r.get("baseline") or {} for r in rows]
+    if any(passthrough):
+        series.append(("baseline", "minimal pass-through", passthrough, width))
+    for key, label, found, shift in series:
+        bars = axis.bar([i + shift for i in range(len(rows))],
+                        [r.get("host_rps", 0.0) for r in found], width, label=label,
+                        color=COLORS[key])
+        for bar, row in zip(bars, found, strict=True):
+            axis.annotate(f"{row.get('ratio', 0.0):.0%}",
+                          (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                          ha="center", va="bottom", fontsize=7)
     axis.set_xticks(range(len(rows)), labels, fontsize=8)
     axis.set_ylabel("calls per second")
     axis.set_title(f"Capacity, upstream answers in {result['delay_ms'] / 1000:g} s "

@@ -2,8 +2,8 @@
 their JSON results to bench/results/ (``<name>-latest.json`` and ``all-latest.json``; quick runs
 ``<name>-quick-latest.json``, so a smoke run never replaces full figures).
 
-    python bench/run_all.py            # full run, ~5 minutes on 2 cores
-    python bench/run_all.py --quick    # smoke: tiny counts, well under 60 s
+    python bench/run_all.py            # full run, ~6 minutes on 2 cores
+    python bench/run_all.py --quick    # smoke: tiny counts, about a minute
 
 Benchmarks measure, they never judge: the exit status is non-zero only when a benchmark failed
 to run or produced no numbers, never because of a timing. Figures are compared with the targets
@@ -47,7 +47,8 @@ def has_numbers(name: str, result: dict[str, Any]) -> bool:
         rows = result.get("rows", [])
         return bool(rows) and all(row["read_ms"] > 0 and row["write_ms"] > 0 for row in rows)
     if name == "coldstart":
-        return bool(result.get("gunicorn_s", {}).get("median", 0) > 0)
+        return all(result.get(f"{key}_s", {}).get("median", 0) > 0
+                   for key in ("serve", "baseline", "gunicorn"))
     return False
 
 

@@ -211,7 +211,8 @@ def test_auth_failures_are_logged_limited_and_reported(
                         headers=_basic("wfgen", "s3cret-pass"),
                         environ_base={"REMOTE_ADDR": "10.9.9.9"})
     assert other.status_code == 200, "the limit is per client address"
-    assert [e for e in seen if isinstance(e, HttpRejected)] == [HttpRejected(401, "10.1.2.3")] * 3 + [HttpRejected(429, "10.1.2.3")]
+    rejected = [e for e in seen if isinstance(e, HttpRejected)]
+    assert rejected == [HttpRejected(401, "10.1.2.3")] * 3 + [HttpRejected(429, "10.1.2.3")]
     log = "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
     assert log.count("ERROR workflowapp.host") >= 3 and "from 10.1.2.3" in log
     assert "s3cret-pas" not in log and "wfgen:" not in log
