@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import io
+import random
 import struct
 import zlib
 
 import pytest
-from PIL import Image
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageChops
 
 from tests.attachments import samples
-from workflowapp.attachments.images import BadImage, ImageLimits, dimensions, fit
+from workflowapp.attachments.images import BadImage, ImageLimits, _resized, dimensions, fit
 from workflowapp.attachments.sniff import GIF, JPEG, PNG, WEBP
 
 
@@ -51,6 +54,29 @@ def test_exif_rotation_is_applied_before_scaling() -> None:
     assert size == (50, 100)
     with opened(out) as image:
         assert image.size == (50, 100)
+
+
+def photo(mode: str, size: tuple[int, int], rng: random.Random) -> Image.Image:
+    """Gradients with a little noise: what photographs look like to a resampler."""
+    across = Image.linear_gradient("L").resize(size)
+    down = Image.linear_gradient("L").rotate(90).resize(size)
+    grain = Image.blend(across, Image.frombytes("L", size, rng.randbytes(size[0] * size[1])), 0.1)
+    return Image.merge(mode, {"L": [grain], "RGB": [across, down, grain],
+                              "RGBA": [across, down, grain, down]}[mode])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from(["RGB", "RGBA", "L"]), st.integers(1, 300), st.integers(1, 300),
+       st.floats(0.01, 1.0), st.floats(0.01, 1.0), st.randoms(use_true_random=False))
+def test_banded_resize_matches_one_whole_resize(mode: str, width: int, height: int, across: float,
+                                                down: float, rng: random.Random) -> None:
+    source = photo(mode, (width, height), rng)
+    size = max(1, round(width * across)), max(1, round(height * down))  # fit() only shrinks
+    banded = _resized(source, size)
+    whole = source.resize(size, Image.Resampling.LANCZOS)
+    assert banded.size == whole.size and banded.mode == whole.mode
+    bands = ImageChops.difference(banded, whole).split()
+    assert max(level for band in bands for level, n in enumerate(band.histogram()) if n) <= 2
 
 
 def chunk(kind: bytes, data: bytes) -> bytes:

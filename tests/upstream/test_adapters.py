@@ -20,6 +20,7 @@ from workflowapp.messages import (
     ToolCall,
 )
 from workflowapp.upstream import CallOptions, ChatRequest, ResponseFormat, Tool
+from workflowapp.upstream.client import _json_payload
 from workflowapp.upstream.providers import (
     ADAPTERS,
     FEATURES,
@@ -99,8 +100,12 @@ def test_anthropic_tool_results_come_first_in_their_turn() -> None:
 def test_anthropic_images_and_pdfs() -> None:
     parts = (TextPart("Look"), ImagePart(PNG, "high"), ImagePart("https://x.example/a.png"),
              FilePart("a.pdf", PDF))
-    content = anthropic(request(messages=(Message("user", parts),))).body["messages"][0][
-        "content"]
+    body = anthropic(request(messages=(Message("user", parts),))).body
+    image, document = body["messages"][0]["content"][1], body["messages"][0]["content"][3]
+    assert image["source"]["data"].url is PNG and document["source"]["data"].url is PDF  # no copy
+    data = _json_payload(body).data
+    assert isinstance(data, bytes | bytearray)
+    content = json.loads(bytes(data))["messages"][0]["content"]
     assert content == [
         {"type": "text", "text": "Look"},
         {"type": "image", "source": {"type": "base64", "media_type": "image/png",

@@ -10,6 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from workflowapp.messages import DataView, data_view
 from workflowapp.upstream.client import _BIG, _json_payload
 
 BIG = "data:application/pdf;base64," + base64.b64encode(bytes(range(256)) * 400).decode()
@@ -47,3 +48,22 @@ def test_small_bodies_are_encoded_as_before() -> None:
 def test_any_body_gives_the_bytes_json_dumps_gives(body: Any) -> None:
     data = _json_payload({"body": body}).data
     assert isinstance(data, bytes | bytearray) and bytes(data) == expected({"body": body})
+
+
+def test_a_data_view_is_written_as_its_data_without_a_copy_of_it() -> None:
+    view = data_view(BIG)
+    assert isinstance(view, DataView) and view.url is BIG and str(view) == BIG.split(",", 1)[1]
+    body = {"source": {"type": "base64", "data": view}}
+    payload = _json_payload(body)
+    assert isinstance(payload.data, bytearray)
+    assert bytes(payload.data) == expected({"source": {"type": "base64", "data": str(view)}})
+    assert f'"data": "[{len(view)} characters]"' in payload.described
+
+
+@settings(max_examples=40, deadline=None)
+@given(LEAVES.filter(lambda leaf: isinstance(leaf, str)), st.integers(min_value=0, max_value=40))
+def test_a_data_view_of_any_string_gives_what_its_string_gives(text: str, start: int) -> None:
+    view = DataView(text, min(start, len(text)))
+    data = _json_payload({"data": view, "n": 1}).data
+    assert isinstance(data, bytes | bytearray)
+    assert bytes(data) == expected({"data": str(view), "n": 1})

@@ -54,6 +54,7 @@ from .. import __version__
 from ..errors import REDACTED, ParameterError, UpstreamError, UrlNotAllowed
 from ..events import Events, UpstreamAttempt, UpstreamRetry
 from ..logs import clip
+from ..messages import DataView
 from . import policy
 from .errors import (
     ErrorInfo,
@@ -725,7 +726,7 @@ _CHUNK = 1024 * 1024
 
 
 def _json_payload(body: Mapping[str, Any]) -> _Payload:
-    big: list[str] = []
+    big: list[DataView] = []
     token = uuid.uuid4().hex
     text = json.dumps(_set_aside(body, big, token), ensure_ascii=False)
     if not big:
@@ -744,14 +745,16 @@ def _json_payload(body: Mapping[str, Any]) -> _Payload:
     return _Payload(data, None, "application/json", described)
 
 
-def _set_aside(value: Any, big: list[str], token: str) -> Any:
+def _set_aside(value: Any, big: list[DataView], token: str) -> Any:
     """``value`` with each long string JSON would not escape replaced by ``"<token><n>"`` (the
-    string appended to ``big``); containers are copied only where they hold one."""
-    if isinstance(value, str):
-        if len(value) >= _BIG and value.isascii() and not _ESCAPED.search(value):
-            big.append(value)
+    string, as a view, appended to ``big``); a :class:`DataView` is written as its string;
+    containers are copied only where they hold one."""
+    if isinstance(value, str | DataView):
+        view = value if isinstance(value, DataView) else DataView(value, 0)
+        if len(view) >= _BIG and view.url.isascii() and not _ESCAPED.search(view.url, view.start):
+            big.append(view)
             return f"{token}{len(big) - 1}"
-        return value
+        return str(value)
     if isinstance(value, Mapping):
         items = {key: _set_aside(item, big, token) for key, item in value.items()}
         return items if any(items[k] is not value[k] for k in items) else value
@@ -761,12 +764,13 @@ def _set_aside(value: Any, big: list[str], token: str) -> Any:
     return value
 
 
-def _copy_quoted(value: str, data: bytearray, position: int) -> int:
+def _copy_quoted(value: DataView, data: bytearray, position: int) -> int:
     """Write ``"value"`` (ASCII) into ``data`` at ``position``, a chunk at a time; the end."""
     data[position:position + 1] = b'"'
     position += 1
-    for start in range(0, len(value), _CHUNK):
-        chunk = value[start:start + _CHUNK].encode("ascii")
+    source = value.url
+    for start in range(value.start, len(source), _CHUNK):
+        chunk = source[start:start + _CHUNK].encode("ascii")
         data[position:position + len(chunk)] = chunk
         position += len(chunk)
     data[position:position + 1] = b'"'

@@ -31,7 +31,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...errors import BadUpstreamAnswer, ParameterError
-from ...messages import FilePart, ImagePart, Message, OtherPart, Part, TextPart, ToolCall
+from ...messages import (
+    FilePart,
+    ImagePart,
+    Message,
+    OtherPart,
+    Part,
+    TextPart,
+    ToolCall,
+    data_view,
+)
 from ..chat import EFFORTS, ChatRequest, Choice, Usage
 from .base import (
     Adaptation,
@@ -260,11 +269,13 @@ def tool_use_id(call_id: str | None) -> str:
 
 
 def encode_part(part: Part) -> dict[str, Any]:
-    """An OpenAI content part as an Anthropic block (text, image, document)."""
+    """An OpenAI content part as an Anthropic block (text, image, document); the base64 of an
+    attachment stays in its data URL (a :class:`~workflowapp.messages.DataView`)."""
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
     if isinstance(part, ImagePart):
-        if part.data is None:
+        image = data_view(part.url)
+        if image is None:
             return {"type": "image", "source": {"type": "url", "url": part.url}}
         if part.media_type not in _IMAGE_TYPES:
             raise ParameterError(
@@ -272,11 +283,12 @@ def encode_part(part: Part) -> dict[str, Any]:
                 "GIF or WebP only)."
             )
         return {"type": "image", "source": {"type": "base64", "media_type": part.media_type,
-                                            "data": part.data}}
-    if isinstance(part, FilePart) and part.data is not None \
+                                            "data": image}}
+    document = data_view(part.file_data) if isinstance(part, FilePart) else None
+    if isinstance(part, FilePart) and document is not None \
             and part.media_type == "application/pdf":
         block: dict[str, Any] = {"type": "document", "source": {
-            "type": "base64", "media_type": "application/pdf", "data": part.data}}
+            "type": "base64", "media_type": "application/pdf", "data": document}}
         if part.filename:
             block["title"] = part.filename
         return block
