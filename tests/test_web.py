@@ -236,7 +236,7 @@ def test_a_body_timeout_is_408_closing_the_connection_and_an_event(
     from workflowapp import web
     from workflowapp.errors import BodyTimeout
 
-    def too_slow(seconds: float) -> bytes:
+    def too_slow(seconds: float, request: object) -> bytes:
         raise BodyTimeout(f"The request body took longer than {seconds:g} s to arrive.")
 
     monkeypatch.setattr(web, "_read_within", too_slow)

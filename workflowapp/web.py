@@ -1,4 +1,4 @@
-"""The HTTP face of the host, and the only module that imports Flask.
+"""The HTTP face of the host (with :mod:`workflowapp.lean`, the only modules importing Flask).
 
 ``POST /<APP>`` runs an application on the posted context; ``GET /apps`` and
 ``GET /apps/<APP>`` describe the applications; ``GET /healthz`` answers load balancers;
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Request, Response, current_app, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
@@ -38,6 +38,7 @@ from .errors import (
     TooManyAttempts,
 )
 from .events import HttpRejected
+from .lean import LeanPost
 from .logs import app_logger
 from .settings import Settings
 
@@ -86,29 +87,7 @@ def create_app(
 
     @app.post("/<name>")
     def run_app(name: str) -> Response:
-        _authenticate(services.settings)
-        application = registry.get(name)
-        body = _read_body(services.settings, application.log_setting)
-        log = app_logger(application.name)
-        large = len(body) >= LARGE_BODY
-        received, transport, field = _off_loop(large, _received, body, request.content_type)
-        del body  # a large body is not kept while the application runs
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("request %s %s headers %s", request.method, request.full_path,
-                      _visible_headers())
-            log.debug("context received as %s%s", transport, f" (field {field!r})" if field else "")
-        outcome = execute(application, received, services, client=request.remote_addr)
-        if outcome.error is not None:
-            return _error(outcome.error)
-        try:
-            reply: bytes | list[bytes] = (
-                _off_loop(True, write_context_parts, outcome.context) if large
-                else write_context(outcome.context)
-            )
-        except ContextError:
-            host_log.exception("%s: the reply context cannot be written", application.name)
-            return _text("The host could not write the reply context; see its log.", 500)
-        return Response(reply, 200, content_type=content_type(outcome.context.format))
+        return answer(services, name, request)
 
     @app.errorhandler(AppError)
     def app_error(error: AppError) -> Response:
@@ -138,10 +117,50 @@ def create_app(
     app.extensions["workflowapp.auth"] = FailureLimiter(
         services.settings.get_int("WorkflowAppAuthFailureLimit")
     )
+    app.wsgi_app = LeanPost(app, functools.partial(answer, services))  # type: ignore[method-assign]
     return app
 
 
-def _authenticate(settings: Settings) -> None:
+def answer(services: Services, name: str, request: Request) -> Response:
+    """``POST /<name>``: run the application on the posted context. Flask's route and the lean
+    path of :mod:`workflowapp.lean` both answer through here, each with its own ``request``;
+    the web layer's refusals are answered here too (the lean path has no request context for
+    Flask's error handlers to read the client address from)."""
+    try:
+        return _run(services, name, request)
+    except AppError as error:
+        return _refused(services, error, request)
+    except RequestEntityTooLarge:  # werkzeug's own limit (MAX_CONTENT_LENGTH)
+        return _refused(services, _too_large(services.settings.max_request_bytes), request)
+
+
+def _run(services: Services, name: str, request: Request) -> Response:
+    _authenticate(services.settings, request)
+    application = registry.get(name)
+    body = _read_body(services.settings, application.log_setting, request)
+    log = app_logger(application.name)
+    large = len(body) >= LARGE_BODY
+    received, transport, field = _off_loop(large, _received, body, request.content_type)
+    del body  # a large body is not kept while the application runs
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("request %s %s headers %s", request.method, request.full_path,
+                  _visible_headers(request))
+        log.debug("context received as %s%s", transport, f" (field {field!r})" if field else "")
+    outcome = execute(application, received, services, client=request.remote_addr)
+    if outcome.error is not None:
+        return _error(outcome.error)
+    try:
+        reply: bytes | list[bytes] = (
+            _off_loop(True, write_context_parts, outcome.context) if large
+            else write_context(outcome.context)
+        )
+    except ContextError:
+        host_log.exception("%s: the reply context cannot be written", application.name)
+        return _text("The host could not write the reply context; see its log.", 500)
+    return Response(reply, 200, content_type=content_type(outcome.context.format))
+
+
+def _authenticate(settings: Settings, request: Request = request) -> None:
     """Require the configured HTTP Basic credentials, compared in constant time; a client
     address past WorkflowAppAuthFailureLimit failures a minute gets 429 (see :mod:`.auth`)."""
     expected = settings.credentials
@@ -165,13 +184,13 @@ def _authenticate(settings: Settings) -> None:
     )
 
 
-def _visible_headers() -> dict[str, str]:
+def _visible_headers(request: Request) -> dict[str, str]:
     """The request headers for a debug log, credentials replaced."""
     hidden = {"authorization", "api-key", "cookie", "proxy-authorization"}
     return {k: (REDACTED if k.lower() in hidden else v) for k, v in request.headers.items()}
 
 
-def _read_body(settings: Settings, log_setting: str) -> bytes:
+def _read_body(settings: Settings, log_setting: str, request: Request) -> bytes:
     """The raw body, refused with 413 before parsing when it exceeds the limit."""
     app_key = log_setting.removesuffix("LogLevel") + "MaxRequestBytes"
     limit = settings.max_request_bytes
@@ -180,7 +199,7 @@ def _read_body(settings: Settings, log_setting: str) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise _too_large(limit)
     try:
-        body = _read_within(settings.get_float("WorkflowAppBodyTimeout"))
+        body = _read_within(settings.get_float("WorkflowAppBodyTimeout"), request)
     except RequestEntityTooLarge:
         raise _too_large(limit) from None
     except BodyTimeout:
@@ -226,19 +245,19 @@ def _threadpool() -> Any:
     return ThreadPool(2)
 
 
-def _read_within(seconds: float) -> bytes:
+def _read_within(seconds: float, request: Request) -> bytes:
     """The request body; under gevent (gunicorn's gevent worker), a client that takes more
     than ``seconds`` to send it gets :class:`BodyTimeout` (408) and its connection is closed,
     so slow senders cannot hold the worker's connection slots. Other servers: see the README
     (waitress reads bodies itself before the application runs)."""
     if not _under_gevent():
-        return _body()
+        return _body(request)
     import gevent
 
     timeout = gevent.Timeout(seconds)
     timeout.start()
     try:
-        return _body()
+        return _body(request)
     except gevent.Timeout as exc:
         if exc is not timeout:
             raise
@@ -251,7 +270,7 @@ def _read_within(seconds: float) -> bytes:
         timeout.close()
 
 
-def _body() -> bytes:
+def _body(request: Request) -> bytes:
     """The whole body, read in one call when its length is known: werkzeug's ``get_data``
     reads 64 KiB at a time, and gunicorn answers each such read by copying all it has read
     ahead (a 28 MB body blocked a gevent worker for ~0.7 s that way)."""
@@ -351,7 +370,7 @@ def _looks_like_context(data: bytes) -> bool:
 _REJECTED = frozenset({401, 404, 408, 413, 429})
 
 
-def _refused(services: Services, error: AppError) -> Response:
+def _refused(services: Services, error: AppError, request: Request = request) -> Response:
     """The answer to an error raised in the web layer, with an HttpRejected event for the
     refusals that happen before an application runs."""
     if error.status in _REJECTED and services.events.active:

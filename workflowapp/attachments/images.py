@@ -104,7 +104,7 @@ def _resized(image: Any, size: tuple[int, int]) -> Any:
     tall as the source (9 MB for a photo decoded at 2000x1500); band by band that intermediate
     is a few hundred kilobytes. Each band is resampled from the source rows around it (the same
     Lanczos weights); Pillow may run a band's two passes in the other order, so the 8-bit
-    intermediate rounds differently: within 2 levels of one whole resize on photographs.
+    intermediate rounds differently: within 3 levels of 255 of one whole resize on photographs.
     """
     from PIL import Image
 
