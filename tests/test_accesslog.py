@@ -72,9 +72,20 @@ def test_an_unwritable_path_is_a_clear_configuration_error(tmp_path: Path) -> No
 def test_a_line_is_always_one_line(client: str, code: str, tokens: dict[str, int]) -> None:
     """Whatever a field holds (a forged address, a code with a newline), one line comes out."""
     line = format_line(CallEnded("ECHO", "error", code, 400, 0.5, client=client, tokens=tokens),
-                       datetime(2026, 1, 2, 3, 4, 5, 678000, UTC))
+                       datetime(2026, 1, 2, 3, 4, 5, 678000, UTC).timestamp())
     assert "\n" not in line and "\r" not in line and LINE.match(line), line
     assert line.startswith("2026-01-02T03:04:05.678Z ")
+
+
+@given(st.floats(0, 4102444800, allow_nan=False), st.floats(0, 3, allow_nan=False))
+def test_timestamps_are_utc_to_the_millisecond_across_seconds(first: float, later: float
+                                                              ) -> None:
+    """The second's text is kept between calls: a line a second or more later has its own."""
+    for now in (first, first + later):
+        stamp = format_line(CallEnded("ECHO", "ok", "ok", 200, 0.1), now).split(" ")[0]
+        millis = round(now * 1000)
+        expected = datetime.fromtimestamp(millis // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        assert stamp == f"{expected}.{millis % 1000:03d}Z"
 
 
 def test_the_observer_ignores_other_events() -> None:

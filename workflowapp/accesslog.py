@@ -11,10 +11,11 @@ duration_ms=1234.5 upstream=200 retries=0 tokens=prompt:12,completion:5
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import threading
-from datetime import UTC, datetime
+import time
 from typing import TextIO
 
 from .errors import ConfigurationError
@@ -50,17 +51,31 @@ class AccessLog:
             stream.flush()
 
 
-def format_line(event: CallEnded, now: datetime | None = None) -> str:
-    """The access-log line of one call."""
-    when = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+def format_line(event: CallEnded, now: float | None = None) -> str:
+    """The access-log line of one call (``now``: a POSIX time, default the current one)."""
     tokens = ",".join(f"{_safe(kind)}:{count}" for kind, count in event.tokens.items()) or "-"
     upstream = "-" if event.upstream_status is None else str(event.upstream_status)
-    return (f"{when} client={_safe(event.client or '-')} app={_safe(event.app)} "
+    return (f"{_timestamp(time.time() if now is None else now)} "
+            f"client={_safe(event.client or '-')} app={_safe(event.app)} "
             f"status={event.http_status} code={_safe(event.code)} "
             f"duration_ms={event.duration_s * 1000:.1f} upstream={upstream} "
             f"retries={event.retries} tokens={tokens}")
 
 
+def _timestamp(now: float) -> str:
+    """``2026-12-05T12:00:00.123Z``; the part up to the second is formatted once a second."""
+    global _second
+    millis = round(now * 1000)
+    second = millis // 1000
+    if _second[0] != second:
+        _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{_second[1]}.{millis % 1000:03d}Z"
+
+
+_second = (-1, "")
+
+
+@functools.lru_cache(maxsize=1024)  # applications, codes, token kinds and clients are few
 def _safe(text: str) -> str:
     return _UNSAFE.sub("_", text)[:64] or "-"
 

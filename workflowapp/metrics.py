@@ -9,6 +9,7 @@ that variable (waitress, tests) the process's own values are exported.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as _multiprocess
@@ -18,6 +19,9 @@ from .events import CallEnded, CallStarted, Event, HttpRejected, UpstreamAttempt
 
 #: LLM calls last from a second to many minutes (WorkflowAppDeadline 900 s).
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 900)
+
+#: Label sets remembered at most (models and error codes are few; a bound all the same).
+_MAX_CHILDREN = 4096
 
 #: Every metric the host exports (the dashboard test checks its queries against these).
 NAMES = (
@@ -54,25 +58,37 @@ class Metrics:
         self.rejections = Counter("workflowapp_http_rejections",
                                   "Requests refused before an application ran", ["status"],
                                   registry=r)
+        self._children: dict[tuple[object, ...], Any] = {}
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, CallStarted):
-            self.in_flight.labels(event.app).inc()
+            self._child(self.in_flight, event.app).inc()
         elif isinstance(event, CallEnded):
-            self.in_flight.labels(event.app).dec()
-            self.calls.labels(event.app, event.outcome, event.code).inc()
-            self.duration.labels(event.app).observe(event.duration_s)
+            self._child(self.in_flight, event.app).dec()
+            self._child(self.calls, event.app, event.outcome, event.code).inc()
+            self._child(self.duration, event.app).observe(event.duration_s)
             for kind, count in event.tokens.items():
                 if count:
-                    self.tokens.labels(event.app, event.provider or "", event.model or "",
-                                       kind).inc(count)
+                    self._child(self.tokens, event.app, event.provider or "", event.model or "",
+                                kind).inc(count)
         elif isinstance(event, UpstreamAttempt):
             status = "none" if event.status is None else str(event.status)
-            self.upstream.labels(event.provider, status).inc()
+            self._child(self.upstream, event.provider, status).inc()
         elif isinstance(event, UpstreamRetry):
-            self.retries.labels(event.provider, event.reason).inc()
+            self._child(self.retries, event.provider, event.reason).inc()
         elif isinstance(event, HttpRejected):
-            self.rejections.labels(str(event.status)).inc()
+            self._child(self.rejections, str(event.status)).inc()
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, remembered: prometheus_client checks and locks on each
+        ``labels()`` call (~3 µs, seven a call); the label sets of a host are few."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            if len(self._children) >= _MAX_CHILDREN:
+                self._children.clear()
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text of every worker (multiprocess mode) or of this process."""
