@@ -12,9 +12,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
+from requests.adapters import HTTPAdapter
 
 from workflowapp.upstream import CallOptions, Client, Provider
-from workflowapp.upstream.pool import _POLL, _Pool, _TLSPool, pooled_session
+from workflowapp.upstream.pool import (
+    _POLL,
+    _REMEMBERED,
+    _Adapter,
+    _Pool,
+    _TLSPool,
+    pooled_session,
+)
 
 ANSWER = b'{"ok": true}'
 
@@ -109,3 +118,70 @@ def test_a_connection_the_server_closed_is_replaced_not_retried(server: ClosingS
         client.close()
     assert first.data == second.data == {"ok": True}
     assert second.retries == 0 and server.connections == 2
+
+
+def prepared(url: str) -> requests.PreparedRequest:
+    request = requests.PreparedRequest()
+    request.prepare(method="POST", url=url, data=b"{}")
+    return request
+
+
+def test_the_pool_of_an_origin_is_remembered_until_it_closes() -> None:
+    adapter = pooled_session(5).get_adapter("http://x")
+    assert isinstance(adapter, _Adapter)
+    chat, other_path = prepared("http://127.0.0.1:9/v1/chat"), prepared("http://127.0.0.1:9/v1/x?a")
+    pool = adapter.get_connection_with_tls_context(chat, True)
+    assert adapter.get_connection_with_tls_context(other_path, True) is pool
+    assert adapter.get_connection_with_tls_context(chat, False) is not pool  # TLS settings count
+    assert adapter.get_connection_with_tls_context(prepared("http://127.0.0.1:8/"), True) \
+        is not pool
+    adapter.close()  # as Client.close() does
+    again = adapter.get_connection_with_tls_context(chat, True)
+    assert again is not pool and again.pool is not None
+
+
+def test_no_more_pools_are_remembered_than_the_pool_manager_keeps() -> None:
+    adapter = pooled_session(5).get_adapter("http://x")
+    assert isinstance(adapter, _Adapter)
+    for port in range(1, 60):
+        adapter.get_connection_with_tls_context(prepared(f"http://127.0.0.1:{port}/"), True)
+        assert len(adapter._pools) <= adapter.poolmanager.pools._maxsize
+
+
+def test_through_a_proxy_requests_decides_each_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    adapter = pooled_session(5).get_adapter("http://x")
+    assert isinstance(adapter, _Adapter)
+    proxies = {"http": "http://proxy.example:3128"}
+    request = prepared("http://api.example/v1/chat?x=1")
+    assert adapter.request_url(request, proxies) == "http://api.example/v1/chat?x=1"
+    assert adapter.request_url(request, {}) == "/v1/chat?x=1"
+    via_proxy = adapter.get_connection_with_tls_context(request, True, proxies)
+    assert via_proxy is not adapter.get_connection_with_tls_context(request, True)
+    assert adapter._pools and all(key[0] == "http://api.example" for key in adapter._pools)
+
+
+def test_tls_settings_are_applied_once_per_pool_and_again_when_they_change(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    applied: list[object] = []
+    original = HTTPAdapter.cert_verify
+
+    def counting(self: HTTPAdapter, conn: object, url: str, verify: object, cert: object) -> None:
+        applied.append(verify)
+        original(self, conn, url, verify, cert)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(HTTPAdapter, "cert_verify", counting)
+    adapter = pooled_session(5).get_adapter("https://x")
+    assert isinstance(adapter, _Adapter)
+    pool = adapter.get_connection_with_tls_context(prepared("https://api.example/v1"), True)
+    for verify in (True, True, True, False, False, True):
+        adapter.cert_verify(pool, "https://api.example/v1", verify, None)
+    assert applied == [True, False, True]
+
+
+def test_remembered_tables_stay_bounded() -> None:
+    adapter = pooled_session(5).get_adapter("http://x")
+    assert isinstance(adapter, _Adapter)
+    for n in range(_REMEMBERED * 2 + 3):
+        adapter.request_url(prepared(f"http://h/{n}"), {})
+        assert len(adapter._targets) <= _REMEMBERED
+    assert adapter.request_url(prepared("http://h/last?q"), {}) == "/last?q"
