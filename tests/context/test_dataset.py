@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
-from workflowapp.context import dataset, read_context, write_context
+from workflowapp.context import _xml, dataset, read_context, values, write_context
 from workflowapp.context.model import Context, DataType, Direction, FileRef, Format, Parameter
 from workflowapp.errors import ContextError
 
@@ -359,3 +361,24 @@ def test_writer_refuses_invalid_session_keys() -> None:
 def test_reader_refuses_a_session_key_the_writer_cannot_write() -> None:
     with pytest.raises(ContextError, match="session element 'xmlns'"):
         read_context(b"<NewDataSet><session><xmlns>1</xmlns></session></NewDataSet>")
+
+
+@settings(max_examples=200)
+@given(st.text(min_size=1, max_size=20), st.one_of(st.none(), st.text(max_size=300)),
+       st.sampled_from(list(Direction)))
+def test_the_one_string_text_writer_is_the_per_field_writer(name: str, value: str | None,
+                                                            direction: Direction) -> None:
+    """TEXT and valueless parameters are written in one string: the same bytes as the general
+    per-field path, and the same refusal (naming the parameter) for what XML cannot carry."""
+    parameter = Parameter(name, DataType.TEXT, direction, value)
+    try:
+        fields = _xml.parameter_to_record(parameter, dataset.COLUMNS, values.format_datetime,
+                                          _xml.escape_text)
+    except ContextError as refused:
+        with pytest.raises(ContextError) as caught:
+            write_context(_ctx(parameter))
+        assert str(caught.value) == str(refused) and caught.value.parameter == name
+        return
+    general = "".join(f"<{column}>{text}</{column}>" for column, text in fields)
+    written = write_context(_ctx(parameter)).decode("utf-8")
+    assert f"<parameter>{general}</parameter>" in written
