@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,12 +67,21 @@ def test_call_reports_failures(capsys: pytest.CaptureFixture[str]) -> None:
     assert "400" in capsys.readouterr().err
 
 
-def test_serve_execs_gunicorn_with_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+def gunicorn_options(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     seen: dict[str, Any] = {}
-    monkeypatch.setattr("workflowapp.cli.os.execv", lambda path, argv: seen.update(argv=argv))
+
+    def run(options: list[str]) -> int:
+        seen.update(argv=options)
+        return 0
+
+    monkeypatch.setattr("workflowapp.cli.run_gunicorn", run)
+    return seen
+
+
+def test_serve_runs_gunicorn_with_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = gunicorn_options(monkeypatch)
     assert cli.main(["serve", "--host", "127.0.0.1", "--port", "8123", "--workers", "3"]) == 0
     argv = seen["argv"]
-    assert argv[1:3] == ["-m", "gunicorn"]
     assert "127.0.0.1:8123" in argv and "3" in argv
     assert argv[-1] == "workflowapp:create_app()"
     assert argv[argv.index("--config") + 1] == str(cli.CONFIG)
@@ -79,31 +89,33 @@ def test_serve_execs_gunicorn_with_the_config(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_serve_takes_a_configuration_of_ones_own(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: dict[str, Any] = {}
-    monkeypatch.setattr("workflowapp.cli.os.execv", lambda path, argv: seen.update(argv=argv))
+    seen = gunicorn_options(monkeypatch)
     assert cli.main(["serve", "--config", "/etc/workflowapp/gunicorn.conf.py"]) == 0
     assert seen["argv"][seen["argv"].index("--config") + 1] == "/etc/workflowapp/gunicorn.conf.py"
 
 
 def test_serve_imports_nothing_of_the_application_before_gunicorn() -> None:
     script = (
-        "import os, sys\n"
-        "def execv(path, argv):\n"
+        "import sys\n"
+        "import gunicorn.app.wsgiapp\n"
+        "def run(prog):\n"
+        "    print(sys.argv[0])\n"
         "    print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in\n"
         "        ('workflowapp', 'flask', 'werkzeug', 'lxml', 'requests', 'prometheus_client'))))\n"
         "    sys.exit(0)\n"
-        "os.execv = execv\n"
+        "gunicorn.app.wsgiapp.run = run\n"
         "from workflowapp.cli import main\n"
         "main(['serve'])\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=60, cwd=ROOT, check=True)
-    assert done.stdout.split() == ["workflowapp", "workflowapp.cli"]
+    first, modules = done.stdout.splitlines()
+    assert first.endswith(os.path.join("gunicorn", "__main__.py"))  # what USR2 re-executes
+    assert modules.split() == ["workflowapp", "workflowapp.cli"]
 
 
 def test_serve_leaves_the_bind_to_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: dict[str, Any] = {}
-    monkeypatch.setattr("workflowapp.cli.os.execv", lambda path, argv: seen.update(argv=argv))
+    seen = gunicorn_options(monkeypatch)
     assert cli.main(["serve"]) == 0
     assert "--bind" not in seen["argv"], "WORKFLOWAPP_BIND in gunicorn.conf.py decides"
 

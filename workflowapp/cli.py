@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Replace this process with gunicorn (POSIX) or run waitress (Windows).
+    """Run gunicorn (POSIX) or waitress (Windows) in this process.
 
     gunicorn takes its settings from the packaged ``gunicorn_conf.py`` (``WORKFLOWAPP_BIND``
     and friends, from the environment or ./.env) or from ``--config``; ``--host``/``--port``
@@ -91,14 +91,30 @@ def serve(args: argparse.Namespace) -> int:
     bind = f"{args.host or '0.0.0.0'}:{args.port or 8000}"
     if os.name == "nt":
         return _serve_waitress(bind if given else None)
-    command = [sys.executable, "-m", "gunicorn", "--config", args.config or str(CONFIG)]
+    options = ["--config", args.config or str(CONFIG)]
     if given:
-        command += ["--bind", bind]
+        options += ["--bind", bind]
     if args.workers:
-        command += ["--workers", str(args.workers)]
-    command.append("workflowapp:create_app()")
-    os.execv(sys.executable, command)
-    return 0  # pragma: no cover - execv does not return
+        options += ["--workers", str(args.workers)]
+    options.append("workflowapp:create_app()")
+    return run_gunicorn(options)
+
+
+def run_gunicorn(options: list[str]) -> int:
+    """Become gunicorn's master, in this process, as ``python -m gunicorn <options>`` would.
+
+    Not an ``exec``: a second interpreter start was 0.07 s of the cold start (bench/coldstart.py).
+    ``sys.argv`` is gunicorn's own, so that its upgrade on USR2 re-executes gunicorn itself."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gunicorn.__main__")
+    if spec is None or spec.origin is None:
+        raise OSError("gunicorn is not installed: pip install 'workflowapp[server]'")
+    sys.argv = [spec.origin, *options]
+    from gunicorn.app.wsgiapp import run
+
+    run(prog="gunicorn")  # exits when the master stops
+    return 0  # pragma: no cover
 
 
 def _serve_waitress(bind: str | None) -> int:  # pragma: no cover - Windows
