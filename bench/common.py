@@ -273,7 +273,7 @@ class ServerModel:
 
     def command(self, port: int) -> list[str]:
         if self.kind_of_start == "serve":
-            # What an administrator runs: the CLI execs gunicorn with config/gunicorn.conf.py.
+            # What an administrator runs: the CLI runs gunicorn with the packaged configuration.
             return [PYTHON, "-c", "import sys; from workflowapp.cli import main; sys.exit(main())",
                     "serve", "--host", HOST, "--port", str(port)]
         if self.kind == "waitress":
