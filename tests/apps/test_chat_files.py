@@ -325,6 +325,39 @@ def test_logs_hold_no_file_content(make_client: Callable[..., FlaskClient],
     assert "[base64: " in logged and "photo.png, image/png" in logged
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_file_texts_an_earlier_call_kept_in_the_history_stay_out_of_the_logs(
+        make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI, storage: Path,
+        tmp_path: Path, fmt: Format) -> None:
+    """With ATTACHMENTS_IN_HISTORY=Y the files' texts travel on in MESSAGE_HISTORY: the next
+    OPENAICHAT and OPENAIADDMESSAGE calls log them by name, not their content."""
+    client = make_client(WorkflowAppPathMap=rf"{STORAGE}={storage}",
+                         WorkflowAppAllowedFolders=str(storage), OpenAIChatLogLevel="3",
+                         OpenAIAddMessageLogLevel="3", WorkflowAppLogLevel="3",
+                         OpenAIChatApiUrl=fake_openai.azure_chat_url())
+    first = chat(client, param("USER_MESSAGE", "Read."), param("PROVIDER", "azure"),
+                 param("ATTACHMENT", ref("invoice.pdf")), param("ATTACHMENT1", ref("terms.docx")),
+                 param("ATTACHMENTS_IN_HISTORY", "Y"), param("MESSAGE_HISTORY", None, "INOUT"),
+                 fmt=fmt)
+    assert first.status == 200, first.text
+    history = first["MESSAGE_HISTORY"]
+    assert "INV-2026-0042" in history and "30 days" in history  # the texts are in it
+    for log in (tmp_path / "logs").glob("*.log"):
+        log.write_text("")  # what follows is the later calls' logging alone
+    added = post(client, "OPENAIADDMESSAGE", param("ROLE", "user"), param("CONTENT", "More?"),
+                 param("MESSAGE_HISTORY", history, "INOUT"), fmt=fmt)
+    assert added.status == 200, added.text
+    second = chat(client, param("USER_MESSAGE", "And the terms?"), param("PROVIDER", "azure"),
+                  param("MESSAGE_HISTORY", added["MESSAGE_HISTORY"], "INOUT"), fmt=fmt)
+    assert second.status == 200, second.text
+    assert "INV-2026-0042" in json.dumps(fake_openai.requests_for("chat")[-1].json)  # sent on
+    logged = "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
+    assert "request body" in logged and "reply context" in logged  # level 3 was on
+    for content in ("INV-2026-0042", "Acme Corp", "Terms of payment", "30 days"):
+        assert content not in logged
+    assert "[file text: invoice.pdf, " in logged and "[file text: terms.docx, " in logged
+
+
 # --- every provider adapter ---------------------------------------------------------------
 
 

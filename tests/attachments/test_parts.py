@@ -8,12 +8,15 @@ import json
 import logging
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.attachments import samples
 from workflowapp.attachments import (
     ANTHROPIC_IMAGES,
     Accepts,
     ImageLimits,
+    conceal_file_texts,
     content_part,
     placeholder,
 )
@@ -116,6 +119,32 @@ def test_text_from_files_never_reaches_the_logs(caplog: pytest.LogCaptureFixture
             LOG.filters.clear()
     assert "CONFIDENTIAL" not in caplog.text and "[attachment: c.txt, text/plain" in caplog.text
     assert "[base64: 1016 characters]" in caplog.text
+
+
+@given(st.text(min_size=1, max_size=40).filter(lambda n: "\n" not in n),
+       st.text(min_size=8).map(lambda t: "SECRET-" + t), st.integers(0, 3))
+def test_file_texts_in_a_history_are_concealed_by_name(name: str, body: str, depth: int) -> None:
+    """A history holding an earlier call's file text: logged as its name, in any nesting."""
+    from workflowapp.logs import call_secrets, redact
+
+    text = f"[file: {name}]\n{body}"
+    history: object = [{"role": "user", "content": [{"type": "text", "text": text}]}]
+    for _ in range(depth):
+        history = {"nested": [history]}
+    with call_secrets():
+        conceal_file_texts(json.dumps(history, ensure_ascii=False))
+        logged = redact(json.dumps(json.dumps(history, ensure_ascii=False), ensure_ascii=False))
+    assert body not in logged and f"[file text: {name}, {len(text)} characters]" in logged
+
+
+@pytest.mark.parametrize("value", ["[file: x]\n not json", "[" * 100_000 + '"[file: x]\nA"',
+                                   '["[file: no new line"]', '{"a": "[file: x] inline"}'])
+def test_conceal_file_texts_passes_over_what_is_not_a_file_text(value: str) -> None:
+    from workflowapp.logs import call_secrets, redact
+
+    with call_secrets():
+        conceal_file_texts(value)  # never raises
+        assert redact(value) == value
 
 
 def test_an_image_for_a_provider_without_images_is_a_400() -> None:

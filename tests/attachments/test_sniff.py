@@ -27,6 +27,10 @@ from workflowapp.attachments.sniff import (
     (samples.image("WEBP"), WEBP),
     (samples.pdf(["x"]), PDF),
     (b"\r\n%PDF-1.7 junk before the header is allowed", PDF),
+    (b"\x00" * 900 + b"\n%PDF-2.0\n", PDF),
+    (b"A text that checks the %PDF-1.7 header of a file.\n", None),
+    (b"\n" * 1100 + b"%PDF-1.4\n", None),  # beyond the first kilobyte
+    (b"%PDF-draft notes\n", None),
     (samples.docx(["x"]), DOCX),
     (samples.plain_zip(), None),
     (b"PK\x03\x04 not really a zip", None),

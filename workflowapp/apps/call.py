@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .. import jsontext
+from ..attachments import conceal_file_texts
 from ..context._xml import NOT_XML
 from ..context.model import SECRET_NAME, Context, DataType, FileRef, Format, Value
 from ..context.values import parse_numeric
@@ -499,6 +500,9 @@ def execute(app: App, context: Context, services: Services, *,
     key = context.get("API_KEY")
     events = services.events
     with call_secrets(key.value if key is not None and isinstance(key.value, str) else None):
+        for parameter in context.parameters.values():
+            if isinstance(parameter.value, str) and "[file: " in parameter.value:
+                conceal_file_texts(parameter.value)  # an earlier call's attachments
         if log.isEnabledFor(logging.DEBUG):
             log.debug("request context: %s", loggable(context, app.secrets))
         call = Call(app, context, services, log)

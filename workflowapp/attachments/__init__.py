@@ -4,8 +4,16 @@ OpenAI-shaped content parts (:mod:`.parts`).
 """
 
 from .images import ImageLimits
-from .parts import ANTHROPIC_IMAGES, DETAILS, Accepts, content_part, data_url, placeholder
+from .parts import (
+    ANTHROPIC_IMAGES,
+    DETAILS,
+    Accepts,
+    conceal_file_texts,
+    content_part,
+    data_url,
+    placeholder,
+)
 from .read import CALL_LIMIT, Attachment, read_attachments
 
 __all__ = ["ANTHROPIC_IMAGES", "CALL_LIMIT", "DETAILS", "Accepts", "Attachment", "ImageLimits",
-           "content_part", "data_url", "placeholder", "read_attachments"]
+           "conceal_file_texts", "content_part", "data_url", "placeholder", "read_attachments"]

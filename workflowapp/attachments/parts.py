@@ -9,7 +9,8 @@
 A provider adapter turns these parts into its own wire shape (Anthropic: image and document
 blocks). :func:`placeholder` is the short text a returned ``MESSAGE_HISTORY`` keeps instead.
 Every text made from a file is concealed from the call's logs (as its placeholder), in each
-spelling a log may show it: raw, in JSON, in JSON inside JSON, in XML.
+spelling a log may show it: raw, in JSON, in JSON inside JSON, in XML; so is such a text
+carried by a later call's ``MESSAGE_HISTORY`` (:func:`conceal_file_texts`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..context._xml import escape_text
+from ..context._xml import NOT_XML, escape_text
 from ..errors import ParameterError
 from ..logs import conceal
 from .extract import Unreadable, pdf_text
@@ -33,6 +36,8 @@ DETAILS = ("auto", "low", "high")
 #: downscaled by the API anyway (so sending more only costs bandwidth); 5 MB of base64 per
 #: image, i.e. 3,750,000 bytes (providers.md §2.7).
 ANTHROPIC_IMAGES = ImageLimits(max_edge=1568, max_bytes=3_750_000)
+#: The head of a text made from a file (:mod:`.extract`): ``[file: <name>]`` and a new line.
+_FILE_TEXT = re.compile(r"\[file: (.{1,260}?)\]\n")
 
 
 @dataclass(frozen=True)
@@ -82,12 +87,46 @@ def data_url(media_type: str, data: bytes) -> str:
     return f"data:{media_type};base64," + base64.b64encode(data).decode("ascii")
 
 
+def conceal_file_texts(value: str) -> None:
+    """Conceal from the call's logs each text made from a file that ``value`` carries: a JSON
+    parameter such as ``MESSAGE_HISTORY`` holding an earlier call's attachments
+    (``ATTACHMENTS_IN_HISTORY=Y``), whose texts start as :mod:`.extract` heads them."""
+    if "[file: " not in value:
+        return
+    try:
+        document = json.loads(value)
+    except (ValueError, RecursionError):  # not JSON: the application will say so
+        return
+    for text in _strings(document):
+        match = _FILE_TEXT.match(text)
+        if match:
+            _conceal(f"[file text: {match.group(1)}, {len(text)} characters]", text)
+
+
+def _strings(document: Any) -> Iterator[str]:
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def _text_part(attachment: Attachment, text: str) -> dict[str, Any]:
+    _conceal(placeholder(attachment)["text"], text)
+    return {"type": "text", "text": text}
+
+
+def _conceal(label: str, text: str) -> None:
+    """Log ``label`` instead of ``text`` in each spelling a log may show: raw, in JSON, in
+    JSON inside JSON, in XML."""
     in_json = json.dumps(text, ensure_ascii=False)[1:-1]
     in_json_twice = json.dumps(in_json, ensure_ascii=False)[1:-1]
-    conceal(placeholder(attachment)["text"], text, in_json, in_json_twice, escape_text(text),
-            escape_text(in_json))
-    return {"type": "text", "text": text}
+    in_xml = escape_text(NOT_XML.sub("\ufffd", text))  # as a DataSet reply carries it
+    conceal(label, text, in_json, in_json_twice, in_xml, escape_text(in_json))
 
 
 def _image_part(attachment: Attachment, size: tuple[int, int], limits: ImageLimits,

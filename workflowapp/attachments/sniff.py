@@ -26,6 +26,9 @@ TEXT_SUBTYPES = {
 BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
         (codecs.BOM_UTF16_BE, "utf-16"))
+#: A PDF's header: readers take it anywhere in the first 1 KB, but always at the start of a
+#: line and with its version (a text that merely mentions "%PDF-" is not a PDF).
+_PDF_HEADER = re.compile(rb"(?:\A|[\r\n])%PDF-\d\.\d")
 #: C0 controls other than tab, newline, carriage return and form feed: binary, not text.
 _BINARY = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
@@ -40,7 +43,7 @@ def binary_type(data: bytes) -> str | None:
         return GIF
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return WEBP
-    if b"%PDF-" in data[:1024]:  # the spec lets the header come within the first 1 KB
+    if _PDF_HEADER.search(data, 0, 1024):
         return PDF
     if data.startswith(b"PK\x03\x04") and _is_docx(data):
         return DOCX
