@@ -56,6 +56,41 @@ def test_exif_rotation_is_applied_before_scaling() -> None:
         assert image.size == (50, 100)
 
 
+@pytest.mark.parametrize(("size", "limit", "sent"), [
+    ((4000, 3000), 1568, (1500, 1125)),  # libjpeg-turbo's 3/8 scale, within 5 % of the limit
+    ((3000, 1500), 1568, (1500, 750)),  # half scale, within 5 %
+    ((2400, 1200), 1568, (1568, 784)),  # nothing near: decoded whole, resized to the limit
+    ((4000, 3000), 1000, (1000, 750)),  # quarter scale is exactly the limit
+    ((4000, 3000), 700, (700, 525)),  # quarter scale (1000 px), resized
+])
+def test_jpegs_are_decoded_at_a_dct_scale_near_the_limit(
+        size: tuple[int, int], limit: int, sent: tuple[int, int]) -> None:
+    source = photo("RGB", size, random.Random(7))
+    buffer = io.BytesIO()
+    source.save(buffer, "JPEG", quality=90)
+    out, _, fitted = fit(buffer.getvalue(), JPEG, size, ImageLimits(max_edge=limit))
+    assert fitted == sent
+    with opened(out) as image, opened(buffer.getvalue()) as whole:
+        assert image.size == sent
+        expected = whole.resize(sent, Image.Resampling.LANCZOS)  # decoded whole, resized
+        difference = ImageChops.difference(image.convert("RGB"), expected).split()
+        for band in difference:  # within 2 levels of 255 on average
+            histogram = band.histogram()
+            assert sum(level * n for level, n in enumerate(histogram)) / sum(histogram) < 2
+
+
+def test_without_libjpeg_turbo_the_photo_is_decoded_at_half_scale_and_resized(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import features
+
+    monkeypatch.setattr(features, "check_feature", lambda name: False)
+    source = photo("RGB", (4000, 3000), random.Random(7))
+    buffer = io.BytesIO()
+    source.save(buffer, "JPEG", quality=90)
+    assert fit(buffer.getvalue(), JPEG, (4000, 3000), ImageLimits(max_edge=1568))[2] \
+        == (1568, 1176)
+
+
 def photo(mode: str, size: tuple[int, int], rng: random.Random) -> Image.Image:
     """Gradients with a little noise: what photographs look like to a resampler."""
     across = Image.linear_gradient("L").resize(size)

@@ -2,9 +2,10 @@
 
 Pillow is imported on first use. An image within the limits is sent as received, byte for
 byte; one over the longest-edge or byte limit is decoded (JPEGs at a reduced DCT scale, so a
-12-megapixel photo never needs its full pixel buffer), turned upright (EXIF orientation),
-resized a band of rows at a time and re-encoded in its own format (GIF as PNG), shrinking
-further until it fits.
+12-megapixel photo never needs its full pixel buffer; one that lands within 5 % under the
+limit is sent at that size, without a resize), turned upright (EXIF orientation), resized a
+band of rows at a time and re-encoded in its own format (GIF as PNG), shrinking further until
+it fits.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ MAX_PIXELS = 100_000_000
 _FORMATS = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP"}
 #: Rows of the result resized at a time (see :func:`_resized`).
 _BAND = 64
+#: A JPEG may be decoded this much under the size asked for, and then sent as decoded
+#: (:func:`_draft`): 5 % fewer pixels on an edge for a third of the memory and no resize.
+_NEAR = 0.95
 
 
 @dataclass(frozen=True)
@@ -77,20 +81,44 @@ def fit(data: bytes, media_type: str, size: tuple[int, int], limits: ImageLimits
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
         with image:
-            if media_type == JPEG:  # decode at 1/2, 1/4 or 1/8 scale when that is enough
-                image.draft("RGB", _scaled(size, scale))
+            if media_type == JPEG:
+                _draft(image, size, scale)
             upright = _upright(image)
             if (upright.width >= upright.height) != (size[0] >= size[1]):
                 size = size[1], size[0]  # turned a quarter by its EXIF orientation
             for _ in range(8):
                 target = _scaled(size, scale)
-                encoded = _encode(_resized(upright, target), out_type)
+                if target[0] >= upright.width:  # decoded just under the limit: sent as decoded
+                    target = upright.size
+                resized = upright if target == upright.size else _resized(upright, target)
+                encoded = _encode(resized, out_type)
                 if limits.fits(target, len(encoded)):
                     return encoded, out_type, target
                 scale *= 0.8 * math.sqrt((limits.max_bytes or len(encoded)) / len(encoded))
     except Exception as exc:
         raise BadImage(f"it could not be downscaled ({type(exc).__name__})") from None
     raise BadImage("it could not be made small enough for the provider")
+
+
+def _draft(image: Any, size: tuple[int, int], scale: float) -> None:
+    """Have the JPEG decoded at the smallest DCT scale that keeps ``scale`` of ``size`` or
+    comes within :data:`_NEAR` of it: 1/8, 1/4 or 1/2 (Pillow's choice), or 3/8 where
+    libjpeg-turbo decodes (Pillow asks it for 1/n; turbo rounds 1/3 up to 3/8).
+
+    A 4000x3000 photo for a 1568-px limit is then decoded at 1500x1125 (6.8 MB of pixels, sent
+    as decoded) instead of 2000x1500 (12 MB, then resized): 4 % fewer pixels on each edge."""
+    from PIL import ImageFile, features
+
+    wanted = _scaled(size, scale * _NEAR)
+    image.draft("RGB", wanted)
+    three_eighths = (size[0] * 3 + 7) // 8, (size[1] * 3 + 7) // 8
+    if image.size[0] * 2 >= size[0] and min(three_eighths[0] - wanted[0],
+                                              three_eighths[1] - wanted[1]) >= 0 \
+            and features.check_feature("libjpeg_turbo"):
+        codec, _, offset, args = image.tile[0]
+        image._size = three_eighths
+        image.tile = [ImageFile._Tile(codec, (0, 0, *three_eighths), offset, args)]
+        image.decoderconfig = (3, 0)
 
 
 def _scaled(size: tuple[int, int], scale: float) -> tuple[int, int]:
