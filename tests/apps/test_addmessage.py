@@ -217,6 +217,27 @@ def test_invalid_history_json(client: FlaskClient) -> None:
     assert reply.status == 400 and "MESSAGE_HISTORY is not valid JSON" in reply.text
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(("history", "problem"), [
+    ([USER, ASSISTANT, {"role": "tool", "content": "12"}],
+     "MESSAGE_HISTORY[2] (tool) has no tool_call_id"),
+    ([USER, {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+                                                  "function": {"arguments": "{}"}}]}],
+     "MESSAGE_HISTORY[1].tool_calls[0]"),
+    ([{"role": "user", "content": ""}], "MESSAGE_HISTORY[0] (user) has no content"),
+    ([{"role": "robot", "content": "hi"}], "MESSAGE_HISTORY[0] has role 'robot'"),
+])
+def test_a_history_openaichat_would_refuse_is_refused_here_too(
+        client: FlaskClient, history: list[dict[str, Any]], problem: str, fmt: Format) -> None:
+    """messages.py checks both applications' histories: what OPENAIADDMESSAGE returns,
+    OPENAICHAT takes."""
+    reply = add(client, "user", param("CONTENT", "x"), history=history, fmt=fmt)
+    assert reply.status == 400 and problem in reply.text, reply.text
+    chat = post(client, "OPENAICHAT", param("MODEL", "m"), param("API_KEY", "k"),
+                param("MESSAGE_HISTORY", json.dumps(history), "INOUT"), *OUTS, fmt=fmt)
+    assert chat.status == 400 and problem in chat.text, chat.text
+
+
 # --- another request's history, through WorkflowGen's GraphQL API -------------------------
 
 

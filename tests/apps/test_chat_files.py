@@ -256,7 +256,8 @@ def test_image_detail_is_checked(app_client: FlaskClient, fake_openai: FakeOpenA
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("name", ["openai", "anthropic", "azure"])
+@pytest.mark.parametrize("name", ["openai", "anthropic", "azure", "mistral", "gemini",
+                                  "compatible"])
 def test_invoice_example_end_to_end(request: pytest.FixtureRequest,
                                     make_client: Callable[..., FlaskClient], storage: Path,
                                     name: str, fmt: Format) -> None:
@@ -277,13 +278,20 @@ def test_invoice_example_end_to_end(request: pytest.FixtureRequest,
     assert reply["total"] == 1234.5
     assert reply["due_date"].isoformat().startswith("2026-12-31")
     body = fake.requests[-1].json
-    [pdf] = body["messages"][-1]["content"]
+    content = body["messages"][-1]["content"]
     if name == "anthropic":
+        [pdf] = content
         assert body["output_config"]["format"]["type"] == "json_schema"
         assert pdf["type"] == "document" and pdf["title"] == "invoice.pdf"
     else:
         assert body["response_format"]["json_schema"]["name"] == "invoice"
-        assert pdf["type"] == ("file" if name == "openai" else "text")
+        if name == "compatible":  # text-only parts go to compatible servers as one string
+            assert content.startswith(PDF_TEXT)
+        else:
+            [pdf] = content
+            expected = {"type": "file", "file": pdf.get("file")} if name == "openai" \
+                else {"type": "text", "text": PDF_TEXT}
+            assert pdf == expected
     assert fake.invalid == []
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from .. import jsontext
 from ..errors import MissingParameter, ParameterError
-from ..messages import ToolCall, is_message_json, parse_message
+from ..messages import ToolCall, is_message_json, parse_message, parse_messages
 from ..wfgen_graphql import GraphqlConfig, WorkflowGenGraphql
 from .call import Call
 from .registry import COMMON, IN, INOUT, NUMERIC, TEXT, App, Param, register
@@ -154,7 +154,9 @@ def assistant_tool_calls(value: Any) -> list[dict[str, Any]]:
 
 
 def parse_history(text: str | None, parameter: str) -> list[dict[str, Any]]:
-    """The history JSON as a list of messages (``[]`` when empty)."""
+    """The history JSON as a list of messages (``[]`` when empty), each checked as OPENAICHAT
+    checks it (:func:`workflowapp.messages.parse_messages`): a history this application
+    returns is one OPENAICHAT takes. The messages stay as received, unknown keys included."""
     if text is None or not text.strip():
         return []
     try:
@@ -171,6 +173,7 @@ def parse_history(text: str | None, parameter: str) -> list[dict[str, Any]]:
             f"{_source(parameter)} must be a JSON array of messages "
             '([{"role": ..., "content": ...}, ...]).', parameter=parameter,
         )
+    parse_messages(value, parameter)
     return value
 
 

@@ -192,7 +192,8 @@ RESULT_DURATION_MS = Param(
 )
 RESULT_REQUEST_ID = Param(
     "RESULT_REQUEST_ID", TEXT, OUT,
-    "Upstream request id (x-request-id), for support requests.", ext=True,
+    "Upstream request id, for support requests: the x-request-id or request-id header, else "
+    "the answer's id.", ext=True,
 )
 
 #: Every application declares these.
