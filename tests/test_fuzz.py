@@ -180,3 +180,39 @@ def test_a_nul_in_a_file_path_is_a_400_naming_it(
         text = response.get_data(as_text=True)
         assert response.status_code == 400, text
         assert "FILE" in text and "NUL" in text
+
+
+# --- half a surrogate pair: JSON contexts can carry one, UTF-8 cannot ---------------------
+
+lone_surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+
+
+@pytest.mark.parametrize("app_name", [app.name for app in registry.all_apps()])
+def test_a_lone_surrogate_in_any_input_is_a_400_naming_it(client: FlaskClient,
+                                                          app_name: str) -> None:
+    """In a TEXT value (a FILE path given as text included), a FILE's name, or as a ``\\uD800``
+    escape in JSON text: a 400 that names the parameter, never an encoding error's 500."""
+    app = registry.get(app_name)
+    names = [param.name for param in app.inputs] + ["MESSAGE_CONTENT1", "ANY_OTHER"]
+
+    @FUZZ
+    @given(name=st.sampled_from(names), before=st.text(max_size=8), lone=lone_surrogates,
+           after=st.text(max_size=8), shape=st.sampled_from(["text", "file", "json"]))
+    def check(name: str, before: str, lone: str, after: str, shape: str) -> None:
+        text = before + lone + after
+        value: Any = {"text": text, "file": FileRef(path="/files/a.pdf", name=text),
+                      "json": json.dumps([{"role": "user", "content": text}])}[shape]
+        data_type = DataType.FILE if shape == "file" else DataType.TEXT
+        params = [Parameter(n, DataType.TEXT, Direction.IN, v)
+                  for n, v in BASE.get(app_name, []) if n != name]
+        params.append(Parameter(name, data_type, Direction.IN, value))
+        response = client.post(f"/{app_name}", data=context(*params, fmt=Format.JSON))
+        answer = response.get_data(as_text=True)
+        assert response.status_code in ALLOWED, answer
+        if shape != "json":
+            assert response.status_code == 400 and name in answer, answer
+            assert "surrogate" in answer or "not UTF-8" in answer, answer
+        elif "surrogate" in answer:  # where the parameter is read as JSON
+            assert response.status_code == 400 and name in answer, answer
+
+    check()

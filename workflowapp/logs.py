@@ -52,8 +52,9 @@ _call_concealed: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextva
 )
 
 
-# C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# C0 and C1 controls, DEL, the Unicode line and paragraph separators, and lone surrogates
+# (a log file cannot even encode those).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x00": "\\0"}
 
 #: Default of ``WorkflowAppLogMaxBytes``: the longest message one record carries.

@@ -391,7 +391,10 @@ def _error(error: AppError) -> Response:
 
 
 def _text(message: str, status: int) -> Response:
-    return Response(message + "\n", status, content_type="text/plain; charset=utf-8")
+    """A plain-text answer; a lone surrogate the message quotes (a name, a path) is written as
+    its escape, since UTF-8 cannot carry it."""
+    body = (message + "\n").encode("utf-8", "backslashreplace")
+    return Response(body, status, content_type="text/plain; charset=utf-8")
 
 
 def _json(document: object) -> Response:

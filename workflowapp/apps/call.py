@@ -112,7 +112,9 @@ class Call:
     def validate(self) -> None:
         """Check each declared IN/INOUT parameter that was received, has a default or is
         required, in declaration order (the first declared problem is the one reported, whatever
-        order the action sent its parameters in); the others stay absent."""
+        order the action sent its parameters in); the others stay absent. Before that, any
+        received value holding a lone surrogate is refused (:func:`_check_characters`)."""
+        _check_characters(self.context)
         for param in self.app.inputs:
             received = self.received(param.name)
             if received is None and param.default is None and not param.required:
@@ -565,6 +567,24 @@ def _ended(call: Call, error: AppError | None, outcome: Outcome, elapsed: float,
         model=metrics.model,
         tokens=dict(metrics.tokens),
     )
+
+
+def _check_characters(context: Context) -> None:
+    """Refuse an input whose text holds half of a UTF-16 surrogate pair (a JSON context can
+    carry one as a ``\\uD800`` escape): no upstream request, file path or log can encode it."""
+    for parameter in context.parameters.values():
+        value = parameter.value
+        if not parameter.is_input or not isinstance(value, str | FileRef):
+            continue
+        texts = [value] if isinstance(value, str) else \
+            [value.path, value.name, value.content_type, value.description, value.original_path]
+        lone = jsontext.lone_surrogate([text for text in texts if text])
+        if lone is not None:
+            raise ParameterError(
+                f"Parameter {parameter.name} holds \\u{ord(lone):04x}, half of a UTF-16 "
+                "surrogate pair, which is not a character: correct the data the action sends.",
+                parameter=parameter.name,
+            )
 
 
 def _run(call: Call) -> AppError | None:
