@@ -41,6 +41,29 @@ def test_one_line_per_call_with_its_figures(tmp_path: Path,
     assert "upstream=-" in lines[2]
 
 
+@pytest.mark.parametrize(("body", "content_type"), [
+    (b'{"MODEL": "gpt-4o", "USER_MESSAGE": "hi"}', "application/json"),  # a flat object
+    (b"<NewDataSet><Table1><MODEL>", "application/xml"),  # malformed XML
+    (b"", "application/json"),  # no context at all
+])
+def test_a_context_that_cannot_be_read_leaves_a_line_and_a_count(
+        tmp_path: Path, make_client: Callable[..., FlaskClient], body: bytes,
+        content_type: str) -> None:
+    """Refused before the application runs, yet a failed call of it: the access log's line and
+    the calls metric, at every log level's default."""
+    path = tmp_path / "access.log"
+    client = make_client(WorkflowAppAccessLog=str(path))
+    response = client.post("/openaichat", data=body, content_type=content_type)
+    assert response.status_code == 400
+    code = response.headers["X-WorkflowApp-Error"]
+    [line] = path.read_text(encoding="utf-8").splitlines()
+    assert LINE.match(line) and f"app=OPENAICHAT status=400 code={code} " in line, line
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert f'workflowapp_calls_total{{app="OPENAICHAT",code="{code}",outcome="error"}} 1.0' \
+        in metrics
+    assert 'workflowapp_in_flight_calls{app="OPENAICHAT"} 0.0' in metrics
+
+
 def test_never_content_or_secrets(tmp_path: Path,
                                   make_client: Callable[..., FlaskClient]) -> None:
     path = tmp_path / "access.log"

@@ -16,6 +16,7 @@ import json
 import logging
 import socket
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -37,7 +38,7 @@ from .errors import (
     RequestTooLarge,
     TooManyAttempts,
 )
-from .events import HttpRejected
+from .events import CallEnded, CallStarted, HttpRejected
 from .lean import LeanPost
 from .logs import app_logger
 from .settings import Settings
@@ -137,10 +138,16 @@ def answer(services: Services, name: str, request: Request) -> Response:
 def _run(services: Services, name: str, request: Request) -> Response:
     _authenticate(services.settings, request)
     application = registry.get(name)
-    body = _read_body(services.settings, application.log_setting, request)
+    started = time.perf_counter()
     log = app_logger(application.name)
-    large = len(body) >= LARGE_BODY
-    received, transport, field = _off_loop(large, _received, body, request.content_type)
+    try:
+        body = _read_body(services.settings, application.log_setting, request)
+        large = len(body) >= LARGE_BODY
+        received, transport, field = _off_loop(large, _received, body, request.content_type)
+    except AppError as error:
+        if error.status not in _REJECTED:  # those are HttpRejected events (see _refused)
+            _unreadable(services, application.name, error, started, request)
+        raise
     del body  # a large body is not kept while the application runs
     if log.isEnabledFor(logging.DEBUG):
         log.debug("request %s %s headers %s", request.method, request.full_path,
@@ -158,6 +165,19 @@ def _run(services: Services, name: str, request: Request) -> Response:
         host_log.exception("%s: the reply context cannot be written", application.name)
         return _text("The host could not write the reply context; see its log.", 500)
     return Response(reply, 200, content_type=content_type(outcome.context.format))
+
+
+def _unreadable(services: Services, name: str, error: AppError, started: float,
+                request: Request) -> None:
+    """A posted context that cannot be read is a failed call of its application all the same:
+    logged at the application's error level, and its events sent (the access log's line, the
+    calls metric) as :func:`workflowapp.apps.call.execute` sends them for a call that ran."""
+    app_logger(name).error("%s: %s", name, error.message)
+    events = services.events
+    if events.active:
+        events.emit(CallStarted(name))
+        events.emit(CallEnded(name, "error", error.code, error.status,
+                              time.perf_counter() - started, client=request.remote_addr))
 
 
 def _authenticate(settings: Settings, request: Request = request) -> None:
