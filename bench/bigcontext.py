@@ -1,5 +1,6 @@
 """Large contexts: peak added memory of the worker and /healthz latency while one ~29 MB
-DataSet is read, echoed and written back (ECHO: the whole value in A, again in A_OUT).
+DataSet (or JSON) context is read, echoed and written back (ECHO: each value in P<n>, again
+in P<n>_OUT).
 
 One gunicorn gevent worker (config/gunicorn.conf.py, WORKFLOWAPP_WORKERS=1), so /healthz is
 served by the very worker that handles the large post. Printed figures, no pass/fail:
@@ -9,7 +10,7 @@ served by the very worker that handles the large post. Printed figures, no pass/
 * /healthz: the slowest of the answers requested every 50 ms during the post (goal: < 1 s);
 * the post's own duration; with ``--level 3`` the same at log level 3, and the log size.
 
-    python bench/bigcontext.py [--mb 29] [--level 0|3] [--shape text|many]
+    python bench/bigcontext.py [--mb 29] [--level 0|3] [--shape text|many] [--format dataset|json]
 """
 
 from __future__ import annotations
@@ -36,10 +37,17 @@ from bench.common import (  # noqa: E402
 )
 
 
-def big_context(megabytes: float, shape: str) -> bytes:
-    """A DataSet of about ``megabytes`` MB: a few long texts of ~8 MB (the XML parser refuses
-    text nodes over 10 MB), or many small parameters; accents and characters XML escapes."""
-    from tests.helpers import context, out, param
+def big_context(megabytes: float, shape: str, fmt: str = "dataset") -> bytes:
+    """A context (DataSet or JSON) of about ``megabytes`` MB: a few long texts of ~8 MB (the
+    XML parser refuses text nodes over 10 MB), or many small parameters; accents and
+    characters XML or JSON escape."""
+    from functools import partial
+
+    from tests import helpers
+    from tests.helpers import out, param
+    from workflowapp.context.model import Format
+
+    context = partial(helpers.context, fmt=Format.JSON if fmt == "json" else Format.DATASET)
 
     line = "Le café coûte 3 € & the <b>answer</b> is \"42\"; a longer sentence follows.\n"
     value = line * (100_000 if shape == "text" else 4)  # ~8 MB on the wire, or ~300 bytes
@@ -58,12 +66,13 @@ def _status(sock_file: Path) -> dict[str, int]:
     return figures
 
 
-def post(port: int, body: bytes) -> tuple[int, int, float]:
+def post(port: int, body: bytes, fmt: str = "dataset") -> tuple[int, int, float]:
     """(status, reply bytes, seconds) of one raw POST /ECHO."""
     began = time.perf_counter()
+    media = b"application/json" if fmt == "json" else b"application/xml"
     with socket.create_connection((HOST, port), timeout=300) as sock:
         sock.sendall(b"POST /ECHO HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                     b"Content-Type: application/xml\r\n"
+                     b"Content-Type: " + media + b"\r\n"
                      + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
         data = bytearray()
         while chunk := sock.recv(1 << 20):
@@ -86,8 +95,8 @@ def healthz_latencies(port: int, stop: threading.Event, out: list[float]) -> Non
         time.sleep(0.05)
 
 
-def run(megabytes: float, level: str, shape: str) -> None:
-    body = big_context(megabytes, shape)
+def run(megabytes: float, level: str, shape: str, fmt: str) -> None:
+    body = big_context(megabytes, shape, fmt)
     model = ServerModel("gevent-1w", env={"WORKFLOWAPP_WORKERS": "1"})
     settings = {"EchoLogLevel": level, "WorkflowAppMaxRequestBytes": str(len(body) * 2)}
     with workspace() as folder:
@@ -105,7 +114,7 @@ def run(megabytes: float, level: str, shape: str) -> None:
                                       args=(host.port, stop, latencies))
             poller.start()
             time.sleep(0.2)
-            status, size, seconds = post(host.port, body)
+            status, size, seconds = post(host.port, body, fmt)
             time.sleep(0.2)
             stop.set()
             poller.join()
@@ -113,7 +122,7 @@ def run(megabytes: float, level: str, shape: str) -> None:
             logged = sum(p.stat().st_size for p in (folder / "logs").glob("*.log"))
     added = (peak - before) / 1024
     mb = len(body) / 1e6
-    print(f"body {mb:.1f} MB ({shape}), log level {level}: status {status}, reply "
+    print(f"body {mb:.1f} MB ({fmt}, {shape}), log level {level}: status {status}, reply "
           f"{size / 1e6:.1f} MB in {seconds:.2f} s")
     print(f"  worker peak added memory {added:.0f} MiB = {added * 1.048576 / mb:.1f}x the body")
     median = sorted(latencies)[len(latencies) // 2]
@@ -127,9 +136,10 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=29.0)
     parser.add_argument("--level", default="0", choices=("0", "1", "2", "3"))
     parser.add_argument("--shape", default="text", choices=("text", "many"))
+    parser.add_argument("--format", default="dataset", choices=("dataset", "json"))
     args = parser.parse_args()
     print(machine()["cpu"], machine()["versions"].get("gevent"))
-    run(args.mb, args.level, args.shape)
+    run(args.mb, args.level, args.shape, args.format)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,12 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import out, param, post
+from tests.helpers import FORMATS, out, param, post
 from workflowapp import logs
 from workflowapp.context.model import Format
 from workflowapp.errors import REDACTED
@@ -143,6 +144,23 @@ def test_long_messages_are_cut_with_a_note(tmp_path: Path) -> None:
     line = stream.getvalue()
     assert len(line.encode()) < 4096 + 200
     assert "more characters not logged: WorkflowAppLogMaxBytes]" in line
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_context_of_many_parameters_is_logged_up_to_the_limit_and_counted(
+        make_client: Callable[..., FlaskClient], tmp_path: Path, fmt: Format) -> None:
+    """Level 3 renders the parameters that fit WorkflowAppLogMaxBytes, not all 5,000 (a 25 MB
+    context of small parameters took seconds of the event loop and 12x its size)."""
+    client = make_client(EchoLogLevel="3", WorkflowAppLogMaxBytes="4096")
+    params = [param(f"P{i}", f"value {i} é") for i in range(5000)]
+    assert post(client, "ECHO", *params, fmt=fmt).status == 200
+    text = "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
+    [request] = [line for line in text.splitlines() if "request context:" in line]
+    assert len(request.encode()) < 4096 + 300
+    assert "P0" in request and "P4999" not in request
+    left = re.search(r"request context: \[(\d+) of 5000 parameters not logged: "
+                     r"WorkflowAppLogMaxBytes\] ", request)
+    assert left and 4800 < int(left.group(1)) < 5000, request[:200]
 
 
 @given(st.integers(0, 40), st.sampled_from(["sk-proj-ABCDEFGH12345678", "AIzaSyD-secret_value_99",

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import context, out, param
+from workflowapp.context.model import Format
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config" / "gunicorn.conf.py"
@@ -148,12 +149,23 @@ def test_a_malformed_chunked_body_is_a_400(tmp_path: Path) -> None:
         assert good.startswith(b"HTTP/1.1 200 "), good
 
 
-def test_healthz_is_answered_while_a_large_context_is_processed(tmp_path: Path) -> None:
-    """The same worker answers /healthz while it reads, echoes and writes a ~12 MB DataSet
-    (parsed and written in its thread pool): some answer comes back before the post's."""
-    text = "Le café coûte 3 € & the <b>answer</b> is \"42\".\n" * 120_000
-    body = context(param("A", text), param("B", text), out("A_OUT"), out("B_OUT"))
-    with served(tmp_path, WorkflowAppMaxRequestBytes=str(2 * len(body))) as port:
+@pytest.mark.parametrize("case", ["dataset, two long texts", "json, many parameters, level 3"])
+def test_healthz_is_answered_while_a_large_context_is_processed(tmp_path: Path,
+                                                                case: str) -> None:
+    """The same worker answers /healthz while it reads, echoes and writes a ~12 MB DataSet or
+    a JSON context of 30,000 parameters logged at level 3 (parsed and written in its thread
+    pool, the log's rendering stopped at WorkflowAppLogMaxBytes): some answer comes back before
+    the post's."""
+    line = "Le café coûte 3 € & the <b>answer</b> is \"42\".\n"
+    text = line * 120_000
+    if case.startswith("json"):
+        params = [param(f"P{i}", line * 4) for i in range(30_000)]
+        body = context(*params, *(out(f"P{i}_OUT") for i in range(30_000)), fmt=Format.JSON)
+        text = line * 4 * 30_000
+    else:
+        body = context(param("A", text), param("B", text), out("A_OUT"), out("B_OUT"))
+    with served(tmp_path, WorkflowAppMaxRequestBytes=str(2 * len(body)),
+                EchoLogLevel="3" if "level 3" in case else "0") as port:
         done = threading.Event()
         answered: list[float] = []  # when each /healthz answer came back
 

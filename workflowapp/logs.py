@@ -77,6 +77,11 @@ def _escaped(match: re.Match[str]) -> str:
     )
 
 
+def max_bytes() -> int:
+    """``WorkflowAppLogMaxBytes``: the most one logged value or record may take."""
+    return _max_bytes
+
+
 def clip(text: str, limit: int | None = None, secrets: Iterable[str] = ()) -> str:
     """``text`` cut to at most ``limit`` bytes of UTF-8 (default: ``WorkflowAppLogMaxBytes``)
     with a note saying how much was left out: a 29 MB context must not write 29 MB of log.

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.context.strategies import contexts
 from workflowapp.context import jsonctx, read_context, write_context
 from workflowapp.context.model import Context, DataType, Direction, FileRef, Format, Parameter
 from workflowapp.errors import ContextError
@@ -289,3 +290,9 @@ def test_a_flat_model_post_gets_a_400_that_shows_the_shape(client: FlaskClient) 
     assert response.status_code == 400
     text = response.get_data(as_text=True)
     assert "'parameters' array" in text and "MODEL is required" not in text
+
+
+@given(contexts(Format.JSON))
+def test_written_parts_are_the_written_document(ctx: Context) -> None:
+    """The streamed writer (large replies) gives the very bytes of the one-string writer."""
+    assert b"".join(jsonctx.write_parts(ctx)) == jsonctx.write(ctx)

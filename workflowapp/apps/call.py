@@ -34,7 +34,7 @@ from ..errors import (
     UpstreamError,
 )
 from ..events import CallEnded, CallStarted, Events
-from ..logs import app_logger, call_secrets, clip
+from ..logs import app_logger, call_secrets, clip, max_bytes
 from ..settings import Settings
 from ..upstream import (
     CallOptions,
@@ -531,23 +531,35 @@ def execute(app: App, context: Context, services: Services, *,
 def loggable(context: Context, secrets: frozenset[str]) -> str:
     """The parsed context re-rendered for a debug log: secret parameters (``API_KEY``, the
     application's declared secrets, any name shaped like one) blanked and each text value cut
-    to ``WorkflowAppLogMaxBytes``. Never the received bytes: a key spelled otherwise on the wire
-    (entities, split CDATA, JSON escapes) would pass a literal redaction."""
+    to ``WorkflowAppLogMaxBytes``, and the parameters past that size left out, not rendered.
+    Never the received bytes: a key spelled otherwise on the wire (entities, split CDATA, JSON
+    escapes) would pass a literal redaction."""
     from ..context import write_context
 
-    shown = Context(dict(context.parameters), dict(context.session), context.format,
-                    context.with_schema)
+    shown = Context({}, dict(context.session), context.format, context.with_schema)
+    size, limit = 0, max_bytes()
     for name, parameter in context.parameters.items():
+        if size > limit:  # the rest would be cut: not rendered at all (74,000 parameters...)
+            break
         value = parameter.value
         if value is not None and (name in secrets or SECRET_NAME.search(name)):
             blank = REDACTED if parameter.data_type is DataType.TEXT else None
-            shown.parameters[name] = replace(parameter, value=blank)
+            parameter = replace(parameter, value=blank)
         elif isinstance(value, str):
-            shown.parameters[name] = replace(parameter, value=clip(value))
+            value = clip(value)
+            parameter = replace(parameter, value=value)
+            size += len(value)
+        shown.parameters[name] = parameter
+        size += len(name) + 60  # the parameter's markup, roughly
+    left = len(context.parameters) - len(shown.parameters)
     try:
-        return clip(write_context(shown).decode("utf-8"))
+        text = clip(write_context(shown).decode("utf-8"))
     except ContextError as exc:
         return f"(not shown: {exc})"
+    if left:  # said first: the record's own cut falls on the document's end
+        text = f"[{left} of {len(context.parameters)} parameters not logged: " \
+            f"WorkflowAppLogMaxBytes] {text}"
+    return text
 
 
 def _ended(call: Call, error: AppError | None, outcome: Outcome, elapsed: float,

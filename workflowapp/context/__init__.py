@@ -138,7 +138,7 @@ def _read_large(body: bytes) -> Context:
             return _read_legacy(body, exc)
     fmt = _utf8_format(body)
     if fmt is Format.JSON:
-        return jsonctx.read(body.decode("utf-8-sig"))
+        return jsonctx.read_bytes(body)
     root = _xml.parse_bytes(body, utf8=True)
     if fmt is Format.RECORDSET:
         return recordset.from_element(root)
@@ -215,7 +215,7 @@ def write_context_parts(ctx: Context) -> list[bytes]:
     """:func:`write_context` as pieces whose concatenation is the document: a large reply can
     be sent without first being joined into one more copy."""
     if ctx.format is Format.JSON:
-        return [jsonctx.write(ctx)]
+        return jsonctx.write_parts(ctx)
     if ctx.format is Format.RECORDSET:
         return recordset.write_parts(ctx)
     return dataset.write_parts(ctx)

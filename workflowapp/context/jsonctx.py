@@ -13,11 +13,14 @@ Output is compact UTF-8; datetimes lose their fraction (``YYYY-MM-DDTHH:MM:SSZ``
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from workflowapp.context import values
+from workflowapp.context._xml import chunked
 from workflowapp.context.model import Context, DataType, FileRef, Format, Parameter, Value
 from workflowapp.errors import ContextError
 
@@ -60,7 +63,23 @@ def read(text: str) -> Context:
     """
     if not text or text.isspace():
         raise ContextError("the context is empty")
+    return from_document(_loads(text))
+
+
+def read_bytes(body: bytes) -> Context:
+    """:func:`read` of a UTF-8 body; its decoded text is dropped once parsed, before the
+    parameters are built (a large context is not held as bytes, text and objects at once)."""
+    text = body.decode("utf-8-sig")
+    if not text or text.isspace():
+        raise ContextError("the context is empty")
     document = _loads(text)
+    del text
+    return from_document(document)
+
+
+def from_document(document: Any) -> Context:
+    """The context a parsed JSON document holds (see :func:`read`); each parameter's JSON is
+    let go once read."""
     if not isinstance(document, dict):
         raise ContextError(
             f"the JSON context must be an object, not {_json_type(document)}"
@@ -76,8 +95,9 @@ def read(text: str) -> Context:
         return ctx
     if not isinstance(parameters, list):
         raise ContextError(f"'parameters' must be an array, not {_json_type(parameters)}")
-    for index, item in enumerate(parameters, start=1):
-        _add(ctx, item, index)
+    for index in range(len(parameters)):
+        item, parameters[index] = parameters[index], None
+        _add(ctx, item, index + 1)
     return ctx
 
 
@@ -230,6 +250,27 @@ def write(ctx: Context) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: JSON can still carry them as \\udXXX escapes
         return json.dumps(document, separators=(",", ":"), allow_nan=False).encode("ascii")
+
+
+def write_parts(ctx: Context) -> list[bytes]:
+    """:func:`write` as UTF-8 chunks of about 64 K characters (:func:`._xml.chunked`), the
+    same document: a large reply is never one more string (four bytes a character once it
+    holds a symbol such as €) beside its bytes, and goes out in a few writes."""
+    try:
+        return chunked(_pieces(ctx))
+    except UnicodeEncodeError:  # lone surrogates: the one-string writer escapes them all
+        return [write(ctx)]
+
+
+def _pieces(ctx: Context) -> Iterator[str]:
+    reply_to = ctx.session.get("replyTo")
+    dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"),
+                              allow_nan=False)
+    yield ('{"replyToUrl":' + dumps(reply_to) + "," if reply_to is not None else "{") \
+        + '"parameters":['
+    for index, parameter in enumerate(ctx.parameters.values()):
+        yield ("," if index else "") + dumps(_parameter(parameter))
+    yield "]}"
 
 
 def _parameter(parameter: Parameter) -> dict[str, Any]:
