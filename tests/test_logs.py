@@ -138,9 +138,11 @@ def test_tool_call_id_cannot_forge_a_line(
 # --- WorkflowAppLogMaxBytes ----------------------------------------------------------------
 
 
-def test_long_messages_are_cut_with_a_note(tmp_path: Path) -> None:
+@pytest.mark.parametrize("value", ["é" * 100_000, "\n" * 100_000, "\x1b" * 3000])
+def test_long_messages_are_cut_with_a_note(tmp_path: Path, value: str) -> None:
+    """Cut to the limit as written: control characters, escaped, take no more room."""
     stream = _configured(tmp_path, WorkflowAppLogMaxBytes="4096")
-    logs.app_logger("ECHO").debug("dump: %s", "é" * 100_000)
+    logs.app_logger("ECHO").debug("dump: %s", value)
     line = stream.getvalue()
     assert len(line.encode()) < 4096 + 200
     assert "more characters not logged: WorkflowAppLogMaxBytes]" in line

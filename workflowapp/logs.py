@@ -166,7 +166,8 @@ class RedactingFilter(logging.Filter):
         record.redacted = True
         secrets = self.secrets + _call_secrets.get()
         message = clip(record.getMessage(), self.max_bytes, secrets)
-        record.msg = escape(redact(message, secrets))
+        # cut again once escaped: a value of control characters grows fourfold as escapes
+        record.msg = clip(escape(redact(message, secrets)), self.max_bytes)
         record.args = None
         if record.exc_info or record.exc_text:
             text = record.exc_text or (
