@@ -17,16 +17,18 @@ from tests.fakes import anthropic_replies as areplies
 from tests.fakes import replies
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.server import FakeOpenAI
-from tests.helpers import SECRET_KEY, out, param, post
+from tests.helpers import FORMATS, SECRET_KEY, out, param, post
+from workflowapp.context.model import Format
 
 OUTS = (out("RESULT_CONTENT"), out("APP_RESPONSE_STATUS"), out("APP_RESPONSE_CONTENT"),
         out("RESULT_RETRIES", "NUMERIC"), out("RESULT_REQUEST_ID"))
 
 
-def chat(client: FlaskClient, *params: Any, ignore: bool = False) -> Any:
+def chat(client: FlaskClient, *params: Any, ignore: bool = False,
+         fmt: Format = Format.DATASET) -> Any:
     flag = param("APP_RESPONSE_IGNORE_ERROR", "Y" if ignore else "N")
     return post(client, "OPENAICHAT", param("MODEL", "gpt-4o-mini"),
-                param("USER_MESSAGE", "hello"), flag, *OUTS, *params)
+                param("USER_MESSAGE", "hello"), flag, *OUTS, *params, fmt=fmt)
 
 
 @pytest.mark.parametrize(
@@ -412,6 +414,75 @@ def test_anthropic_several_choices(anthropic_client: FlaskClient,
     assert len(fake_anthropic.requests) == 2
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("ignore", [False, True])
+def test_anthropic_refusal_is_the_content_filter_error(
+    anthropic_client: FlaskClient, fake_anthropic: FakeAnthropic, fmt: Format, ignore: bool
+) -> None:
+    # README: stop_reason refusal -> content_filter, and content_filter is a 502.
+    fake_anthropic.push(areplies.refusal_reply("I can't help with", category="cyber"))
+    reply = chat(anthropic_client, param("PROVIDER", "anthropic"), out("FINISH_REASON"),
+                 ignore=ignore, fmt=fmt)
+    assert len(fake_anthropic.requests) == 1
+    if ignore:
+        assert reply.status == 200, reply.text
+        assert reply["APP_RESPONSE_STATUS"] == "content_filter"
+        body = json.loads(reply["APP_RESPONSE_CONTENT"])
+        assert body["stop_reason"] == "refusal"
+        assert body["stop_details"]["category"] == "cyber"
+        assert reply["RESULT_CONTENT"] is None and reply["FINISH_REASON"] is None
+    else:
+        assert reply.status == 502
+        assert "content filter" in reply.text and "Traceback" not in reply.text
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_anthropic_max_tokens_is_finish_reason_length(
+    anthropic_client: FlaskClient, fake_anthropic: FakeAnthropic, fmt: Format
+) -> None:
+    fake_anthropic.push(areplies.max_tokens_reply("This answer was cut", usage=(12, 3)))
+    reply = chat(anthropic_client, param("PROVIDER", "anthropic"), param("MAX_TOKENS", 3),
+                 out("FINISH_REASON"), out("RESULT_COMPLETION_TOKENS", "NUMERIC"), fmt=fmt)
+    assert reply.status == 200, reply.text
+    assert reply["FINISH_REASON"] == "length"
+    assert reply["RESULT_CONTENT"] == "This answer was cut"
+    assert reply["RESULT_COMPLETION_TOKENS"] == 3
+    assert fake_anthropic.last_request.json["max_tokens"] == 3
+
+
+def test_anthropic_max_tokens_cutting_a_json_answer_is_the_length_error(
+    anthropic_client: FlaskClient, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.push(areplies.max_tokens_reply('{"advice": "Ca'),
+                        areplies.max_tokens_reply('{"advice": "Ca'))
+    params = (param("PROVIDER", "anthropic"), param("RESPONSE_FORMAT", "json_object"),
+              out("advice"))
+    ignored = chat(anthropic_client, *params, ignore=True)
+    assert ignored.status == 200, ignored.text
+    assert ignored["APP_RESPONSE_STATUS"] == "length"
+    assert ignored["advice"] is None
+    failed = chat(anthropic_client, *params)
+    assert failed.status == 502 and "MAX_TOKENS" in failed.text
+
+
+@pytest.mark.parametrize("ignore", [False, True])
+def test_anthropic_read_timeout_is_504(
+    anthropic_client: FlaskClient, fake_anthropic: FakeAnthropic, ignore: bool
+) -> None:
+    fake_anthropic.push(areplies.delay_reply(3.0))
+    reply = claude(anthropic_client, param("TIMEOUT", 1), param("MAX_RETRIES", 0),
+                   ignore=ignore)
+    assert len(fake_anthropic.requests) == 1
+    if ignore:
+        assert reply.status == 200
+        assert reply["APP_RESPONSE_STATUS"] == "timeout"
+        assert "Anthropic" in reply["APP_RESPONSE_CONTENT"]
+        assert reply["RESULT_CONTENT"] is None
+    else:
+        assert reply.status == 504
+        assert reply.text.startswith("Anthropic") and "1 s" in reply.text
+
+
 # --- what running against llama.cpp taught (issue 10) ------------------------------------
 
 
@@ -439,6 +510,25 @@ def test_keyless_compatible_server_asking_for_a_key_names_the_settings(
     reply = chat(client)
     assert reply.status == 502
     assert "OpenAIApiKey" in reply.text and "API_KEY" in reply.text
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_keyless_compatible_server_answering_403_names_the_settings(
+    make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI, sleeps: list[float],
+    fmt: Format,
+) -> None:
+    fake_openai.require_auth = False  # the scripted 403 answers, not the fake's own 401
+    client = make_client(OpenAIApiKey="")
+    forbidden = replies.error_reply(403, replies.error_body("Forbidden", "permission_error"))
+    fake_openai.push(forbidden, forbidden)
+    reply = chat(client, fmt=fmt)
+    assert reply.status == 502
+    assert "403" in reply.text
+    assert "OpenAIApiKey" in reply.text and "API_KEY" in reply.text
+    assert "authorization" not in fake_openai.last_request.headers
+    assert len(fake_openai.requests) == 1 and sleeps == []
+    ignored = chat(client, ignore=True, fmt=fmt)
+    assert ignored["APP_RESPONSE_STATUS"] == "403"
 
 
 def test_request_id_falls_back_to_the_body_id(client: FlaskClient, fake_openai: FakeOpenAI

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from tests.fakes import anthropic_replies as areplies
 from tests.fakes import replies
+from tests.fakes.compat_replies import mistral_reply
 from tests.helpers import FORMATS, Reply, out, param, post
 from workflowapp.context.model import Format
 
@@ -374,3 +375,29 @@ def test_reasoning_effort_and_cached_tokens(
     bad = post(client, "OPENAICHAT", param("MODEL", "o3"), param("USER_MESSAGE", "hi"),
                param("REASONING_EFFORT", "max"))
     assert bad.status == 400 and "REASONING_EFFORT" in bad.text
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", ["mistral", "gemini"])
+def test_reasoning_effort_and_cached_tokens_compatible_modes(
+    make_client: Callable[..., FlaskClient], request: pytest.FixtureRequest, name: str,
+    fmt: Format,
+) -> None:
+    fake: Any = request.getfixturevalue(f"fake_{name}")
+    key = MISTRAL_KEY if name == "mistral" else GEMINI_KEY
+    client = make_client(**{f"{name.capitalize()}ApiKey": key,
+                            f"{name.capitalize()}ChatApiUrl": fake.chat_url})
+    usage = {"prompt_tokens": 40, "completion_tokens": 5, "total_tokens": 45,
+             "prompt_tokens_details": {"cached_tokens": 32}}
+    fake.push(mistral_reply("ok", usage=usage) if name == "mistral"
+              else replies.chat_reply("ok", usage=usage))
+    reply = post(client, "OPENAICHAT", param("MODEL", "model-x"), param("PROVIDER", name),
+                 param("USER_MESSAGE", "hi"), param("REASONING_EFFORT", "High"),
+                 out("RESULT_CONTENT"), out("RESULT_CACHED_TOKENS", "NUMERIC"),
+                 out("RESULT_PROMPT_TOKENS", "NUMERIC"), fmt=fmt)
+    assert reply.status == 200, reply.text
+    assert reply["RESULT_CONTENT"] == "ok"
+    assert (reply["RESULT_CACHED_TOKENS"], reply["RESULT_PROMPT_TOKENS"]) == (32, 40)
+    recorded = fake.last_request
+    assert recorded.json["reasoning_effort"] == "high"
+    assert recorded.api_key == key

@@ -131,3 +131,21 @@ def test_missing_text_and_key(make_client: Callable[..., FlaskClient], fake_open
     assert missing_key["APP_RESPONSE_STATUS"] == "missing_api_key"
     assert "OpenAIApiKey" in missing_key["APP_RESPONSE_CONTENT"]
     assert fake_openai.requests == []
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_404_names_the_endpoint(client: FlaskClient, fake_openai: FakeOpenAI, sleeps: list[float],
+                                fmt: Format) -> None:
+    # A compatible server without /moderations (llama.cpp, Ollama, vLLM): a 404 from the route.
+    not_found = replies.error_reply(404, replies.error_body("File Not Found", "not_found_error"))
+    fake_openai.push(not_found, not_found, endpoint="moderations")
+    failed = moderate(client, param("TEXT", "x"), fmt=fmt)
+    assert failed.status == 502
+    assert fake_openai.moderations_url in failed.text
+    assert "may not offer this API" in failed.text
+    assert len(fake_openai.requests_for("moderations")) == 1 and sleeps == []
+    ignored = moderate(client, param("TEXT", "x"), param("APP_RESPONSE_IGNORE_ERROR", "Y"),
+                       fmt=fmt)
+    assert ignored.status == 200
+    assert ignored["APP_RESPONSE_STATUS"] == "404"
+    assert ignored["FLAGGED"] is None

@@ -254,3 +254,25 @@ def test_azure_deployment_url(app_client: FlaskClient, fake_openai: FakeOpenAI) 
     assert reply.status == 200, reply.text
     request = fake_openai.last_request
     assert (request.flavor, request.auth) == ("azure", "api-key")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("ignore", [False, True])
+def test_501_is_never_retried(app_client: FlaskClient, fake_openai: FakeOpenAI,
+                              sleeps: list[float], fmt: Format, ignore: bool) -> None:
+    # llama.cpp's llama-server answers 501 on /audio/transcriptions without an audio model.
+    fake_openai.push(replies.error_reply(501, replies.error_body(
+        "This server does not support audio transcription.", "not_supported_error")),
+        endpoint="transcriptions")
+    reply = transcribe(app_client, FileRef(path=WINDOWS_PATH), param("MAX_RETRIES", 3),
+                       param("APP_RESPONSE_IGNORE_ERROR", "Y" if ignore else "N"), fmt=fmt)
+    assert len(fake_openai.requests_for("transcriptions")) == 1 and sleeps == []
+    if ignore:
+        assert reply.status == 200
+        assert reply["APP_RESPONSE_STATUS"] == "501"
+        assert reply["RESULT_RETRIES"] == 0
+        assert "does not support audio" in reply["APP_RESPONSE_CONTENT"]
+        assert reply["TEXT"] is None
+    else:
+        assert reply.status == 502
+        assert "501" in reply.text and "retries" not in reply.text
