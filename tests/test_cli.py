@@ -241,3 +241,34 @@ def test_the_served_configuration_reads_dot_env(
         serving.settings.cache_clear()
     assert conf["bind"] == ["0.0.0.0:8123"] and conf["workers"] == 5
     assert conf["worker_class"] == "gevent" and conf["timeout"] == 960
+
+
+@pytest.mark.parametrize(("variables", "shown"), [
+    ({"WorkflowAppMaxRequestBytes": "lots"},
+     "WorkflowAppMaxRequestBytes = 'lots' (in environment): expected a whole number from 1."),
+    ({"WorkflowAppPathMap": "nonsense"}, "WorkflowAppPathMap = 'nonsense'"),
+    ({"WorkflowAppMetrics": "maybe"}, "expected on or off"),
+    ({"WorkflowAppAccessLog": "/nonexistent/dir/x.log"}, "/nonexistent/dir does not exist"),
+    ({"WORKFLOWAPP_WORKERS": "abc"}, "WORKFLOWAPP_WORKERS = 'abc'"),
+    ({"WORKFLOWAPP_BIND": "0.0.0.0:http"}, "WORKFLOWAPP_BIND = '0.0.0.0:http'"),
+])
+def test_config_exits_1_on_a_value_the_host_cannot_use(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    variables: dict[str, str], shown: str,
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["config"]) == 1
+    out = capsys.readouterr().out
+    assert f"error: {next(iter(variables))} = " in out and shown in out
+    assert "start-up check: passed" not in out
+
+
+def test_config_exits_1_on_a_web_config_it_cannot_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "web.config").write_text('<configuration><appSettings><add key="x"')
+    assert cli.main(["config"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("error: Cannot read web.config")
+    assert "Traceback" not in captured.out + captured.err

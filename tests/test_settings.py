@@ -129,3 +129,53 @@ def test_schema_aliases_secrets_and_known_names() -> None:
     assert declared("openaiapikey") is declared("OpenAiApiKey")
     names = known_names(("OpenAIChatLogLevel",))
     assert {"openaichatloglevel", "openaichatmaxrequestbytes", "anthropicapiurl"} <= names
+
+
+def test_every_default_is_a_value_its_kind_takes() -> None:
+    from workflowapp.settings import APP_SETTINGS, SCHEMA, VARIABLES
+
+    for setting in (*SCHEMA, *VARIABLES, *APP_SETTINGS):
+        value = setting.default or setting.fallback
+        if setting.computed is not None:
+            value = setting.computed(Settings({}))
+        if value is not None and setting.kind is not None:
+            assert setting.kind.problem(value) is None, setting.name
+
+
+def test_numbers_are_read_as_declared() -> None:
+    settings = Settings({"WorkflowAppReadTimeout": "2.5", "WorkflowAppPoolSize": "1e3",
+                         "WorkflowAppMaxRetries": "", "EchoMaxRequestBytes": "10",
+                         "WORKFLOWAPP_WORKERS": " 3 "})
+    assert settings.get_float("WorkflowAppReadTimeout") == 2.5
+    assert settings.get_int("WorkflowAppPoolSize") == 1000
+    assert settings.get_int("WorkflowAppMaxRetries") == 2  # empty: the default
+    assert settings.get_int("EchoMaxRequestBytes") == 10
+    assert settings.get_int("WORKFLOWAPP_WORKERS") == 3
+    assert settings.get_int("WORKFLOWAPP_KEEPALIVE") == 5  # a server variable's default
+    with pytest.raises(ConfigurationError, match=r"^WorkflowAppPoolSize = '0': expected a whole "
+                                                 r"number from 1 to 100000\.$"):
+        Settings({"WorkflowAppPoolSize": "0"}).get_int("WorkflowAppPoolSize")
+    with pytest.raises(TypeError):  # a fractional setting read as a whole number
+        settings.get_int("WorkflowAppReadTimeout")
+    with pytest.raises(TypeError):  # not declared as a number
+        settings.get_float("WorkflowAppUsername")
+
+
+def test_the_provider_choice_is_the_providers() -> None:
+    from workflowapp.settings import PROVIDERS
+    from workflowapp.upstream.providers import Provider
+
+    assert sorted(PROVIDERS) == sorted(provider.value for provider in Provider)
+
+
+def test_a_blank_value_counts_as_absent() -> None:
+    settings = Settings({"WorkflowAppPoolSize": "  ", "OpenAIApiKey": " \t"})
+    assert settings.get("OpenAIApiKey") is None
+    assert settings.get_int("WorkflowAppPoolSize") == 1000
+
+
+def test_the_settings_files_come_from_the_environment_only(tmp_path: Path) -> None:
+    (tmp_path / "a.env").write_text("WORKFLOWAPP_WEB_CONFIG=elsewhere.config\nK=1\n")
+    settings = Settings.load({"WORKFLOWAPP_ENV_FILE": str(tmp_path / "a.env")})
+    assert settings.get("K") == "1"
+    assert settings.source("WORKFLOWAPP_WEB_CONFIG") == ".env"  # shown, and warned about

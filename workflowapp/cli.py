@@ -124,11 +124,17 @@ def _serve_waitress(bind: str | None) -> int:  # pragma: no cover - Windows
     from .settings import Settings
 
     settings = Settings.load()
-    bind = bind or settings.get("WORKFLOWAPP_BIND") or "0.0.0.0:8000"
+    reasons = checks.refusals(settings)
+    for reason in reasons:
+        print(f"workflowapp: refusing to start: {reason}", file=sys.stderr)
+    if reasons:
+        return 1
+    bind = bind or settings.in_force("WORKFLOWAPP_BIND")[0] or ""
     warning = checks.exposure_warning([bind], settings)
     if warning is not None:
         print(f"workflowapp: WARNING: {warning}", file=sys.stderr)
-    threads = int(settings.get("WORKFLOWAPP_THREADS") or "250")
+    threads = settings.get_int("WORKFLOWAPP_THREADS") if settings.get("WORKFLOWAPP_THREADS") \
+        else 250
     waitress.serve(create_app(settings), listen=bind, threads=threads,
                    connection_limit=2 * threads, channel_timeout=960)
     return 0
@@ -275,27 +281,33 @@ def config(args: argparse.Namespace) -> int:
     start-up check's findings; exit 1 when the host would refuse to start."""
     from . import checks
     from .apps import registry
-    from .settings import ENVIRONMENT_ONLY, SCHEMA, Settings
+    from .errors import ConfigurationError
+    from .settings import SCHEMA, VARIABLES, Settings
 
-    settings = Settings.load()
+    try:
+        settings = Settings.load()
+    except ConfigurationError as exc:  # a web.config that is not XML
+        print(f"error: {exc.message}")
+        return 1
     log_settings = tuple(app.log_setting for app in registry.all_apps())
     rows = [(s.name, s.secret) for s in SCHEMA] + [(name, False) for name in log_settings]
     rows += [(name, False) for name in checks.spellings(log_settings).values()
              if name.endswith("MaxRequestBytes") and name != "WorkflowAppMaxRequestBytes"
              and settings.get(name) is not None]
-    rows += [(name, False) for name in ENVIRONMENT_ONLY if settings.get(name) is not None]
+    rows += [(s.name, False) for s in VARIABLES if settings.get(s.name) is not None]
     width = max(len(name) for name, _ in rows)
     print(f"{'setting':{width}}  {'source':11}  value")
     for name, secret in rows:
         value = settings.get(name)
         shown = "(not set)" if value is None else ("******** (secret)" if secret else value)
         print(f"{name:{width}}  {settings.source(name):11}  {shown}")
-    findings = checks.unknown_settings(settings, log_settings)
+    findings = checks.warnings(settings, log_settings)
     for warning in findings:
         print(f"warning: {warning}")
-    reason = checks.refusal(settings)
-    if reason is not None:
+    reasons = checks.refusals(settings)
+    for reason in reasons:
         print(f"error: {reason}")
+    if reasons:
         return 1
     print("start-up check: " + ("passed with warnings" if findings else "passed"))
     return 0
