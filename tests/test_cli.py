@@ -201,7 +201,16 @@ def test_config_shows_values_sources_and_masks_secrets(
     assert rows["AnthropicChatApiUrl"] == ["environment", "https://proxy.example/v1/messages"]
     assert rows["MistralApiKey"] == ["default", "(not set)"]
     assert rows["WORKFLOWAPP_BIND"] == [".env", "0.0.0.0:8123"]
-    assert rows["EchoLogLevel"] == ["default", "(not set)"]
+    assert rows["EchoLogLevel"] == ["default", "0"]
+    assert rows["OpenAIChatApiUrl"] == ["default", "https://api.openai.com/v1/chat/completions"]
+    assert rows["MistralChatApiUrl"] == ["default", "https://api.mistral.ai/v1/chat/completions"]
+    assert rows["WorkflowAppAllowedHosts"] == ["computed", "api.anthropic.com,api.mistral.ai,"
+                                               "api.openai.com,generativelanguage.googleapis.com,"
+                                               "https://proxy.example"]
+    assert rows["WORKFLOWAPP_WORKERS"] == ["computed", str(os.cpu_count() or 1)]
+    assert rows["WORKFLOWAPP_KEEPALIVE"] == ["default", "5"]
+    assert rows["WORKFLOWAPP_WEB_CONFIG"] == ["default", "web.config"]
+    assert rows["WORKFLOWAPP_GUNICORN_CONF"] == ["default", str(cli.CONFIG)]
 
 
 def test_config_flags_unknown_names_and_refuses_a_half_pair(
@@ -272,3 +281,32 @@ def test_config_exits_1_on_a_web_config_it_cannot_read(
     captured = capsys.readouterr()
     assert captured.out.startswith("error: Cannot read web.config")
     assert "Traceback" not in captured.out + captured.err
+
+
+def test_config_shows_what_the_gunicorn_configuration_uses(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The values config shows for the server are those the packaged configuration reads."""
+    import runpy
+
+    from workflowapp import serving
+    from workflowapp.settings import Settings
+
+    monkeypatch.setattr(serving, "metrics_folder", lambda: str(tmp_path))  # no global change
+    monkeypatch.setenv("WORKFLOWAPP_KEEPALIVE", "7")
+    serving.settings.cache_clear()
+    try:
+        conf = runpy.run_path(str(cli.CONFIG))
+    finally:
+        serving.settings.cache_clear()
+    rows = {name: value for name, _, value in cli.config_rows(Settings.load(), ())}
+    assert conf["bind"] == [rows["WORKFLOWAPP_BIND"]]
+    for name in ("workers", "worker_connections", "threads", "timeout", "graceful_timeout",
+                 "keepalive"):
+        assert str(conf[name]) == rows[f"WORKFLOWAPP_{name.upper()}"], name
+    assert conf["keepalive"] == 7
+    assert conf["worker_class"] == rows["WORKFLOWAPP_WORKER_CLASS"]
+    assert conf["loglevel"] == rows["WORKFLOWAPP_GUNICORN_LOGLEVEL"]
+    assert conf["forwarded_allow_ips"] == rows["WORKFLOWAPP_FORWARDED_ALLOW_IPS"]
+    assert conf["preload_app"] is False and rows["WORKFLOWAPP_PRELOAD"] == "0"
+    assert conf["accesslog"] is None and rows["WORKFLOWAPP_ACCESSLOG"] == "(not set)"

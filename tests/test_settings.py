@@ -161,6 +161,40 @@ def test_numbers_are_read_as_declared() -> None:
         settings.get_float("WorkflowAppUsername")
 
 
+def test_values_in_force_and_where_they_come_from() -> None:
+    import os
+
+    settings = Settings({"WorkflowAppDeadline": "60", "OpenAIChatApiUrl": "http://llm:8001/v1"},
+                        {"workflowappdeadline": ("WorkflowAppDeadline", ".env")})
+    assert settings.in_force("WorkflowAppDeadline") == ("60", ".env")
+    assert settings.in_force("WorkflowAppMaxRetries") == ("2", "default")
+    assert settings.in_force("MistralChatApiUrl") == (
+        "https://api.mistral.ai/v1/chat/completions", "default")
+    assert settings.get("MistralChatApiUrl") is None  # unset URLs admit no host of their own
+    assert settings.in_force("EchoLogLevel") == ("0", "default")
+    assert settings.in_force("WORKFLOWAPP_WORKERS") == (str(os.cpu_count() or 1), "computed")
+    hosts, source = settings.in_force("WorkflowAppAllowedHosts")
+    assert source == "computed" and hosts is not None
+    assert hosts.split(",") == sorted(settings.allowed_hosts)
+    assert "http://llm:8001" in hosts and "api.openai.com" in hosts
+    assert settings.in_force("OpenAIApiKey") == (None, "default")
+
+
+def test_the_applications_use_the_documented_endpoints() -> None:
+    from workflowapp.apps import chat, moderation, transcription
+    from workflowapp.upstream.providers import Provider
+
+    assert chat.DEFAULT_URL == "https://api.openai.com/v1/chat/completions"
+    assert moderation.DEFAULT_URL == "https://api.openai.com/v1/moderations"
+    assert transcription.DEFAULT_URL == "https://api.openai.com/v1/audio/transcriptions"
+    assert chat.PROVIDER_URLS == {
+        Provider.ANTHROPIC: ("AnthropicChatApiUrl", "https://api.anthropic.com/v1/messages"),
+        Provider.MISTRAL: ("MistralChatApiUrl", "https://api.mistral.ai/v1/chat/completions"),
+        Provider.GEMINI: ("GeminiChatApiUrl", "https://generativelanguage.googleapis.com/v1beta/"
+                          "openai/chat/completions"),
+    }
+
+
 def test_the_provider_choice_is_the_providers() -> None:
     from workflowapp.settings import PROVIDERS
     from workflowapp.upstream.providers import Provider

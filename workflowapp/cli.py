@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .apps.call import Services
     from .apps.registry import App
     from .context.model import Context, DataType, Format, Parameter, Value
+    from .settings import Settings
 
 #: The measured gunicorn configuration, shipped inside the package.
 CONFIG = Path(__file__).resolve().parent / "gunicorn_conf.py"
@@ -277,12 +278,12 @@ def markdown_table(app: App) -> str:
 
 
 def config(args: argparse.Namespace) -> int:
-    """Print every setting's effective value (secrets masked) and its source, then the
-    start-up check's findings; exit 1 when the host would refuse to start."""
+    """Print the value in force of every setting and server variable (secrets masked) and its
+    source, then the start-up check's findings; exit 1 when the host would refuse to start."""
     from . import checks
     from .apps import registry
     from .errors import ConfigurationError
-    from .settings import SCHEMA, VARIABLES, Settings
+    from .settings import Settings
 
     try:
         settings = Settings.load()
@@ -290,17 +291,11 @@ def config(args: argparse.Namespace) -> int:
         print(f"error: {exc.message}")
         return 1
     log_settings = tuple(app.log_setting for app in registry.all_apps())
-    rows = [(s.name, s.secret) for s in SCHEMA] + [(name, False) for name in log_settings]
-    rows += [(name, False) for name in checks.spellings(log_settings).values()
-             if name.endswith("MaxRequestBytes") and name != "WorkflowAppMaxRequestBytes"
-             and settings.get(name) is not None]
-    rows += [(s.name, False) for s in VARIABLES if settings.get(s.name) is not None]
-    width = max(len(name) for name, _ in rows)
+    rows = config_rows(settings, log_settings)
+    width = max(len(name) for name, _, _ in rows)
     print(f"{'setting':{width}}  {'source':11}  value")
-    for name, secret in rows:
-        value = settings.get(name)
-        shown = "(not set)" if value is None else ("******** (secret)" if secret else value)
-        print(f"{name:{width}}  {settings.source(name):11}  {shown}")
+    for name, source, value in rows:
+        print(f"{name:{width}}  {source:11}  {value}")
     findings = checks.warnings(settings, log_settings)
     for warning in findings:
         print(f"warning: {warning}")
@@ -311,6 +306,33 @@ def config(args: argparse.Namespace) -> int:
         return 1
     print("start-up check: " + ("passed with warnings" if findings else "passed"))
     return 0
+
+
+def config_rows(settings: Settings, log_settings: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(name, source, value shown) of every setting, the applications' log levels and the
+    limits set for them, the files and the server variables: the value the host uses, its
+    default (or computed value) when unset; secrets masked."""
+    from .settings import DEFAULT, ENVIRONMENT, FILES, SCHEMA, SERVER, declaration, declared
+
+    limits = [name for name in sorted(settings.names()) if declared(name) is None
+              and name.lower().endswith("maxrequestbytes") and declaration(name) is not None]
+    rows = [_config_row(settings, name)
+            for name in [s.name for s in SCHEMA] + list(log_settings) + limits]
+    for setting in FILES:  # from the process environment only
+        value = os.environ.get(setting.name)
+        shown = value or setting.fallback or str(CONFIG)  # CONFIG: what serve gives gunicorn
+        rows.append((setting.name, ENVIRONMENT if value else DEFAULT, shown))
+    return rows + [_config_row(settings, setting.name) for setting in SERVER]
+
+
+def _config_row(settings: Settings, name: str) -> tuple[str, str, str]:
+    """One row of :func:`config_rows`: the value in force, masked when it must be."""
+    from .settings import declaration
+
+    value, source = settings.in_force(name)
+    setting = declaration(name)
+    shown = "(not set)" if value is None else setting.shown(value) if setting else value
+    return name, source, shown
 
 
 if __name__ == "__main__":  # pragma: no cover
