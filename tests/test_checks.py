@@ -1,5 +1,5 @@
 """The start-up check: typos named with the closest known setting, SDK variables, a half-set
-credential pair refused, exposure beyond the loopback."""
+credential pair and values the host cannot use refused, exposure beyond the loopback."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from workflowapp import checks, create_app
 from workflowapp.apps import registry
 from workflowapp.errors import ConfigurationError
-from workflowapp.settings import SCHEMA, Settings
+from workflowapp.kinds import Number
+from workflowapp.settings import SCHEMA, SERVER, Settings
 
 LOG_SETTINGS = tuple(app.log_setting for app in registry.all_apps())
 
@@ -76,16 +77,16 @@ def test_the_sdk_variables_are_called_out(tmp_path: Path, variable: str, setting
                                                  ({"WorkflowAppPassword": "pw-123"},
                                                   "WorkflowAppUsername")])
 def test_a_half_set_pair_is_refused(given_: dict[str, str], missing: str) -> None:
-    reason = checks.refusal(Settings(given_))
-    assert reason is not None and missing in reason and "pw-123" not in reason
+    [reason] = checks.refusals(Settings(given_))
+    assert missing in reason and "pw-123" not in reason
     with pytest.raises(ConfigurationError, match=missing):
         create_app(Settings({**given_, "WorkflowAppAccessLog": "off"}))
 
 
 def test_both_or_neither_is_fine() -> None:
-    assert checks.refusal(Settings({})) is None
-    assert checks.refusal(Settings({"WorkflowAppUsername": "u", "WorkflowAppPassword": "p"})) \
-        is None
+    assert checks.refusals(Settings({})) == []
+    assert checks.refusals(Settings({"WorkflowAppUsername": "u", "WorkflowAppPassword": "p"})) \
+        == []
 
 
 def test_create_app_logs_the_warnings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,3 +153,83 @@ def test_gunicorn_warns_when_anyone_can_spend_the_key(
     if warned:
         assert "anyone who can reach this port" in server.log.lines[0]
         assert "spend the API key" in server.log.lines[0]
+
+
+#: Every numeric setting and server variable, and one application's own limit.
+NUMERIC = [s.name for s in (*SCHEMA, *SERVER) if isinstance(s.kind, Number)] + [
+    "OpenAIChatMaxRequestBytes"]
+numbers = st.one_of(
+    st.text(), st.integers().map(str), st.floats().map(repr),
+    st.text(st.sampled_from("0123456789.e+-_ "), max_size=12),
+    st.sampled_from(["nan", "inf", "1e400", "1_000", " 5 ", "0x10", "١٢", "2.0", "1e3"]),
+)
+
+
+@given(st.sampled_from(NUMERIC), numbers)
+def test_the_check_and_the_getters_agree_on_every_number(name: str, value: str) -> None:
+    """Whatever a numeric setting holds, either the check refuses it, naming the setting and
+    the value, or the getter the host reads it with takes it: never a traceback later."""
+    settings = Settings({name: value})
+    if name.startswith("OpenAIChat") and settings.get(name) is None:
+        return  # an application's limit is read only when set (web.py)
+    whole = not name.endswith(("Timeout", "Deadline", "RetryAfter"))
+    getter = settings.get_int if whole else settings.get_float
+    refused = [reason for reason in checks.refusals(settings) if reason.startswith(name)]
+    if refused:
+        assert refused == [f"{name} = {value!r}: {refused[0].split(': ', 1)[1]}"]
+        with pytest.raises(ConfigurationError, match=f"^{name} = "):
+            getter(name)
+    else:
+        getter(name)
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), [
+    ("WorkflowAppMaxRequestBytes", "lots", "expected a whole number from 1"),
+    ("WorkflowAppPoolSize", "abc", "expected a whole number from 1 to 100000"),
+    ("WorkflowAppReadTimeout", "0", "expected a number above 0 to 86400"),
+    ("EchoMaxRequestBytes", "-5", "expected a whole number from 1"),
+    ("WorkflowAppPathMap", "nonsense", "expected ';'-separated 'from=to' entries"),
+    ("WorkflowAppMetrics", "maybe", "expected on or off"),
+    ("WorkflowAppAccessLog", "/nonexistent/dir/x.log",
+     "the folder /nonexistent/dir does not exist"),
+    ("WorkflowAppAllowedHosts", "http://[::1", "expected comma-separated hosts"),
+    ("OpenAIChatApiUrl", "http://[::1", "expected an http(s) URL"),
+    ("AnthropicApiUrl", "ftp://x", "expected an http(s) URL"),
+    ("OpenAIProvider", "bedrock", "expected openai, anthropic"),
+    ("AnthropicPromptCache", "maybe", "expected Y or N"),
+    ("WORKFLOWAPP_WORKERS", "abc", "expected a whole number from 1"),
+    ("WORKFLOWAPP_WORKERS", "0", "expected a whole number from 1"),
+    ("WORKFLOWAPP_BIND", "0.0.0.0:abc", "expected host:port"),
+    ("WORKFLOWAPP_WORKER_CLASS", "nope", "expected gevent"),
+    ("WORKFLOWAPP_PRELOAD", "2", "expected on or off"),
+    ("WORKFLOWAPP_ACCESSLOG", "/nonexistent/dir/x.log", "does not exist"),
+    ("WORKFLOWAPP_FORWARDED_ALLOW_IPS", "foo", "'foo' is not one"),
+    ("WORKFLOWAPP_GUNICORN_LOGLEVEL", "loud", "expected debug, info"),
+])
+def test_a_value_the_host_cannot_use_is_refused(name: str, value: str, expected: str) -> None:
+    settings = Settings({name: value}, {name.lower(): (name, ".env")})
+    [reason] = checks.refusals(settings)
+    named = "AnthropicChatApiUrl" if name == "AnthropicApiUrl" else name  # an older spelling
+    assert reason.startswith(f"{named} = {value!r} (in .env): ") and expected in reason
+    with pytest.raises(ConfigurationError, match=expected.split(" ")[0]):
+        create_app(Settings({name: value}))
+
+
+def test_a_refusal_never_shows_a_password_in_a_url() -> None:
+    settings = Settings({"WorkflowGenGraphqlUrl": "http://admin:pw-in-url-7@wfgen/graphql"})
+    [reason] = checks.refusals(settings)
+    assert "pw-in-url-7" not in reason and "***@wfgen" in reason
+
+
+def test_log_levels_and_misplaced_file_variables_are_warned_about() -> None:
+    settings = Settings({"EchoLogLevel": "debug", "WorkflowAppLogLevel": "2",
+                         "WORKFLOWAPP_WEB_CONFIG": "x.config"},
+                        {"echologlevel": ("EchoLogLevel", "web.config"),
+                         "workflowapp_web_config": ("WORKFLOWAPP_WEB_CONFIG", ".env")})
+    assert checks.refusals(settings) == []
+    assert checks.warnings(settings, LOG_SETTINGS) == [
+        "WORKFLOWAPP_WEB_CONFIG (in .env) is read from the process environment only: this "
+        "value is ignored.",
+        "EchoLogLevel = 'debug' (in web.config): expected 0 (off), 1 (errors), 2 (info) or 3 "
+        "(debug); the host uses 0.",
+    ]

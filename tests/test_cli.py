@@ -201,7 +201,16 @@ def test_config_shows_values_sources_and_masks_secrets(
     assert rows["AnthropicChatApiUrl"] == ["environment", "https://proxy.example/v1/messages"]
     assert rows["MistralApiKey"] == ["default", "(not set)"]
     assert rows["WORKFLOWAPP_BIND"] == [".env", "0.0.0.0:8123"]
-    assert rows["EchoLogLevel"] == ["default", "(not set)"]
+    assert rows["EchoLogLevel"] == ["default", "0"]
+    assert rows["OpenAIChatApiUrl"] == ["default", "https://api.openai.com/v1/chat/completions"]
+    assert rows["MistralChatApiUrl"] == ["default", "https://api.mistral.ai/v1/chat/completions"]
+    assert rows["WorkflowAppAllowedHosts"] == ["computed", "api.anthropic.com,api.mistral.ai,"
+                                               "api.openai.com,generativelanguage.googleapis.com,"
+                                               "https://proxy.example"]
+    assert rows["WORKFLOWAPP_WORKERS"] == ["computed", str(os.cpu_count() or 1)]
+    assert rows["WORKFLOWAPP_KEEPALIVE"] == ["default", "5"]
+    assert rows["WORKFLOWAPP_WEB_CONFIG"] == ["default", "web.config"]
+    assert rows["WORKFLOWAPP_GUNICORN_CONF"] == ["default", str(cli.CONFIG)]
 
 
 def test_config_flags_unknown_names_and_refuses_a_half_pair(
@@ -241,3 +250,63 @@ def test_the_served_configuration_reads_dot_env(
         serving.settings.cache_clear()
     assert conf["bind"] == ["0.0.0.0:8123"] and conf["workers"] == 5
     assert conf["worker_class"] == "gevent" and conf["timeout"] == 960
+
+
+@pytest.mark.parametrize(("variables", "shown"), [
+    ({"WorkflowAppMaxRequestBytes": "lots"},
+     "WorkflowAppMaxRequestBytes = 'lots' (in environment): expected a whole number from 1."),
+    ({"WorkflowAppPathMap": "nonsense"}, "WorkflowAppPathMap = 'nonsense'"),
+    ({"WorkflowAppMetrics": "maybe"}, "expected on or off"),
+    ({"WorkflowAppAccessLog": "/nonexistent/dir/x.log"}, "/nonexistent/dir does not exist"),
+    ({"WORKFLOWAPP_WORKERS": "abc"}, "WORKFLOWAPP_WORKERS = 'abc'"),
+    ({"WORKFLOWAPP_BIND": "0.0.0.0:http"}, "WORKFLOWAPP_BIND = '0.0.0.0:http'"),
+])
+def test_config_exits_1_on_a_value_the_host_cannot_use(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    variables: dict[str, str], shown: str,
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["config"]) == 1
+    out = capsys.readouterr().out
+    assert f"error: {next(iter(variables))} = " in out and shown in out
+    assert "start-up check: passed" not in out
+
+
+def test_config_exits_1_on_a_web_config_it_cannot_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "web.config").write_text('<configuration><appSettings><add key="x"')
+    assert cli.main(["config"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("error: Cannot read web.config")
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_config_shows_what_the_gunicorn_configuration_uses(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The values config shows for the server are those the packaged configuration reads."""
+    import runpy
+
+    from workflowapp import serving
+    from workflowapp.settings import Settings
+
+    monkeypatch.setattr(serving, "metrics_folder", lambda: str(tmp_path))  # no global change
+    monkeypatch.setenv("WORKFLOWAPP_KEEPALIVE", "7")
+    serving.settings.cache_clear()
+    try:
+        conf = runpy.run_path(str(cli.CONFIG))
+    finally:
+        serving.settings.cache_clear()
+    rows = {name: value for name, _, value in cli.config_rows(Settings.load(), ())}
+    assert conf["bind"] == [rows["WORKFLOWAPP_BIND"]]
+    for name in ("workers", "worker_connections", "threads", "timeout", "graceful_timeout",
+                 "keepalive"):
+        assert str(conf[name]) == rows[f"WORKFLOWAPP_{name.upper()}"], name
+    assert conf["keepalive"] == 7
+    assert conf["worker_class"] == rows["WORKFLOWAPP_WORKER_CLASS"]
+    assert conf["loglevel"] == rows["WORKFLOWAPP_GUNICORN_LOGLEVEL"]
+    assert conf["forwarded_allow_ips"] == rows["WORKFLOWAPP_FORWARDED_ALLOW_IPS"]
+    assert conf["preload_app"] is False and rows["WORKFLOWAPP_PRELOAD"] == "0"
+    assert conf["accesslog"] is None and rows["WORKFLOWAPP_ACCESSLOG"] == "(not set)"

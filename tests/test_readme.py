@@ -9,7 +9,7 @@ from workflowapp.apps import registry
 from workflowapp.apps.call import InternalError
 from workflowapp.cli import markdown_table
 from workflowapp.errors import ERROR_CODES, AppError
-from workflowapp.settings import SCHEMA
+from workflowapp.settings import SCHEMA, fallback
 from workflowapp.upstream.providers import capability_table
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -92,10 +92,24 @@ def test_the_env_sample_and_the_readme_agree_on_the_bind_address() -> None:
     root = README.parent
     sample = (root / "config" / "example.env").read_text(encoding="utf-8")
     binds = re.findall(r"^WORKFLOWAPP_BIND=(\S+)$", sample, re.MULTILINE)
-    conf = (root / "workflowapp" / "gunicorn_conf.py").read_text(encoding="utf-8")
-    default = re.search(r'_text\("WORKFLOWAPP_BIND", "([^"]+)"\)', conf)
-    assert default and binds == [default.group(1)] == ["0.0.0.0:8000"]
+    assert binds == [fallback("WORKFLOWAPP_BIND")] == ["0.0.0.0:8000"]
     text = README.read_text(encoding="utf-8")
     assert "`0.0.0.0:8000`, as `config/example.env`" in text
     unit = (root / "config" / "workflowapp.service").read_text(encoding="utf-8")
     assert "ExecStart=/opt/workflowapp/venv/bin/workflowapp serve" in unit
+
+
+def test_the_gunicorn_configuration_documents_the_declared_defaults() -> None:
+    """The table at the top of gunicorn_conf.py lists every server variable with the value
+    declared in settings.SERVER."""
+    import ast
+
+    from workflowapp.settings import SERVER
+
+    conf = README.parent / "workflowapp" / "gunicorn_conf.py"  # read, not run: it configures
+    docstring = ast.get_docstring(ast.parse(conf.read_text(encoding="utf-8"))) or ""
+    table = dict(re.findall(r"^(WORKFLOWAPP_\w+) +(\S+)", docstring, re.MULTILINE))
+    assert sorted(table) == sorted(setting.name for setting in SERVER)
+    for setting in SERVER:
+        if setting.fallback is not None:
+            assert table[setting.name] == setting.fallback, setting.name

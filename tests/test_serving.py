@@ -39,7 +39,8 @@ def environment(tmp_path: Path, **values: str) -> dict[str, str]:
     env.update(PYTHONPATH=str(ROOT), TMPDIR=str(tmp_path / "tmp"),
                WorkflowAppLogPath=str(tmp_path / "logs"),
                WORKFLOWAPP_ENV_FILE=str(tmp_path / "absent.env"),
-               WORKFLOWAPP_WEB_CONFIG=str(tmp_path / "absent.config"), **values)
+               WORKFLOWAPP_WEB_CONFIG=str(tmp_path / "absent.config"))
+    env.update(values)
     return env
 
 
@@ -106,25 +107,50 @@ def test_metrics_sum_every_worker_and_the_server_stops_cleanly(
     assert "WARNING" not in log, "127.0.0.1 is not exposed"
 
 
+def refused_start(tmp_path: Path, **values: str) -> str:
+    """Start ``workflowapp serve`` with these settings; it must exit 1 before any worker boots,
+    without a traceback and without leaving its metrics folder: what it printed."""
+    command = [sys.executable, "-m", "workflowapp.cli", "serve", "--host", "127.0.0.1",
+               "--port", str(free_port())]
+    process = subprocess.Popen(command, cwd=tmp_path, env=environment(tmp_path, **values),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        out, _ = process.communicate(timeout=60)
+    finally:
+        stop(process)
+    text = out.decode()
+    assert process.returncode == 1, text
+    assert "workflowapp: refusing to start: " in text and "Booting worker" not in text
+    assert "Traceback" not in text and "Failed to read config" not in text
+    assert list((tmp_path / "tmp").iterdir()) == []
+    return text
+
+
 @pytest.mark.parametrize("half", [{"WorkflowAppUsername": "wfgen"},
                                   {"WorkflowAppPassword": "pw-half-0123"}])
 def test_a_half_set_pair_stops_the_master_before_any_worker(
     tmp_path: Path, half: dict[str, str]
 ) -> None:
-    env = environment(tmp_path, **half)
-    command = [sys.executable, "-m", "workflowapp.cli", "serve", "--host", "127.0.0.1",
-               "--port", str(free_port())]
-    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        _, err = process.communicate(timeout=60)
-    finally:
-        stop(process)
-    text = err.decode()
-    assert process.returncode == 1, text
-    assert "refusing to start" in text and "Booting worker" not in text
-    assert "pw-half-0123" not in text and "Traceback" not in text
-    assert list((tmp_path / "tmp").iterdir()) == []
+    text = refused_start(tmp_path, **half)
+    assert "pw-half-0123" not in text
+
+
+@pytest.mark.parametrize(("values", "named"), [
+    ({"WORKFLOWAPP_WORKERS": "abc"}, "WORKFLOWAPP_WORKERS = 'abc' (in environment): expected"),
+    ({"WorkflowAppPoolSize": "abc"}, "WorkflowAppPoolSize = 'abc' (in environment): expected"),
+    ({"WorkflowAppAccessLog": "/nonexistent/dir/x.log"}, "WorkflowAppAccessLog = "),
+])
+def test_a_value_the_host_cannot_use_stops_the_master_without_a_traceback(
+    tmp_path: Path, values: dict[str, str], named: str
+) -> None:
+    assert named in refused_start(tmp_path, **values)
+
+
+def test_a_malformed_web_config_stops_the_master_without_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "web.config"
+    path.write_text('<configuration><appSettings><add key="x"', encoding="utf-8")
+    assert f"Cannot read {path}" in refused_start(tmp_path, WORKFLOWAPP_WEB_CONFIG=str(path))
 
 
 def test_a_killed_masters_metrics_folder_is_removed_at_the_next_start(tmp_path: Path) -> None:

@@ -129,3 +129,87 @@ def test_schema_aliases_secrets_and_known_names() -> None:
     assert declared("openaiapikey") is declared("OpenAiApiKey")
     names = known_names(("OpenAIChatLogLevel",))
     assert {"openaichatloglevel", "openaichatmaxrequestbytes", "anthropicapiurl"} <= names
+
+
+def test_every_default_is_a_value_its_kind_takes() -> None:
+    from workflowapp.settings import APP_SETTINGS, SCHEMA, VARIABLES
+
+    for setting in (*SCHEMA, *VARIABLES, *APP_SETTINGS):
+        value = setting.default or setting.fallback
+        if setting.computed is not None:
+            value = setting.computed(Settings({}))
+        if value is not None and setting.kind is not None:
+            assert setting.kind.problem(value) is None, setting.name
+
+
+def test_numbers_are_read_as_declared() -> None:
+    settings = Settings({"WorkflowAppReadTimeout": "2.5", "WorkflowAppPoolSize": "1e3",
+                         "WorkflowAppMaxRetries": "", "EchoMaxRequestBytes": "10",
+                         "WORKFLOWAPP_WORKERS": " 3 "})
+    assert settings.get_float("WorkflowAppReadTimeout") == 2.5
+    assert settings.get_int("WorkflowAppPoolSize") == 1000
+    assert settings.get_int("WorkflowAppMaxRetries") == 2  # empty: the default
+    assert settings.get_int("EchoMaxRequestBytes") == 10
+    assert settings.get_int("WORKFLOWAPP_WORKERS") == 3
+    assert settings.get_int("WORKFLOWAPP_KEEPALIVE") == 5  # a server variable's default
+    with pytest.raises(ConfigurationError, match=r"^WorkflowAppPoolSize = '0': expected a whole "
+                                                 r"number from 1 to 100000\.$"):
+        Settings({"WorkflowAppPoolSize": "0"}).get_int("WorkflowAppPoolSize")
+    with pytest.raises(TypeError):  # a fractional setting read as a whole number
+        settings.get_int("WorkflowAppReadTimeout")
+    with pytest.raises(TypeError):  # not declared as a number
+        settings.get_float("WorkflowAppUsername")
+
+
+def test_values_in_force_and_where_they_come_from() -> None:
+    import os
+
+    settings = Settings({"WorkflowAppDeadline": "60", "OpenAIChatApiUrl": "http://llm:8001/v1"},
+                        {"workflowappdeadline": ("WorkflowAppDeadline", ".env")})
+    assert settings.in_force("WorkflowAppDeadline") == ("60", ".env")
+    assert settings.in_force("WorkflowAppMaxRetries") == ("2", "default")
+    assert settings.in_force("MistralChatApiUrl") == (
+        "https://api.mistral.ai/v1/chat/completions", "default")
+    assert settings.get("MistralChatApiUrl") is None  # unset URLs admit no host of their own
+    assert settings.in_force("EchoLogLevel") == ("0", "default")
+    assert settings.in_force("WORKFLOWAPP_WORKERS") == (str(os.cpu_count() or 1), "computed")
+    hosts, source = settings.in_force("WorkflowAppAllowedHosts")
+    assert source == "computed" and hosts is not None
+    assert hosts.split(",") == sorted(settings.allowed_hosts)
+    assert "http://llm:8001" in hosts and "api.openai.com" in hosts
+    assert settings.in_force("OpenAIApiKey") == (None, "default")
+
+
+def test_the_applications_use_the_documented_endpoints() -> None:
+    from workflowapp.apps import chat, moderation, transcription
+    from workflowapp.upstream.providers import Provider
+
+    assert chat.DEFAULT_URL == "https://api.openai.com/v1/chat/completions"
+    assert moderation.DEFAULT_URL == "https://api.openai.com/v1/moderations"
+    assert transcription.DEFAULT_URL == "https://api.openai.com/v1/audio/transcriptions"
+    assert chat.PROVIDER_URLS == {
+        Provider.ANTHROPIC: ("AnthropicChatApiUrl", "https://api.anthropic.com/v1/messages"),
+        Provider.MISTRAL: ("MistralChatApiUrl", "https://api.mistral.ai/v1/chat/completions"),
+        Provider.GEMINI: ("GeminiChatApiUrl", "https://generativelanguage.googleapis.com/v1beta/"
+                          "openai/chat/completions"),
+    }
+
+
+def test_the_provider_choice_is_the_providers() -> None:
+    from workflowapp.settings import PROVIDERS
+    from workflowapp.upstream.providers import Provider
+
+    assert sorted(PROVIDERS) == sorted(provider.value for provider in Provider)
+
+
+def test_a_blank_value_counts_as_absent() -> None:
+    settings = Settings({"WorkflowAppPoolSize": "  ", "OpenAIApiKey": " \t"})
+    assert settings.get("OpenAIApiKey") is None
+    assert settings.get_int("WorkflowAppPoolSize") == 1000
+
+
+def test_the_settings_files_come_from_the_environment_only(tmp_path: Path) -> None:
+    (tmp_path / "a.env").write_text("WORKFLOWAPP_WEB_CONFIG=elsewhere.config\nK=1\n")
+    settings = Settings.load({"WORKFLOWAPP_ENV_FILE": str(tmp_path / "a.env")})
+    assert settings.get("K") == "1"
+    assert settings.source("WORKFLOWAPP_WEB_CONFIG") == ".env"  # shown, and warned about

@@ -22,7 +22,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     """The Flask WSGI application, configured from ``settings`` (default: read them).
 
     Raises :class:`~workflowapp.errors.ConfigurationError` when the start-up check refuses the
-    settings (a half-set Basic-auth pair); its warnings (unknown names) are logged."""
+    settings (a half-set Basic-auth pair, a value the host cannot use); its warnings (unknown
+    names, log levels other than 0-3) are logged."""
     import logging
 
     from . import checks, logs
@@ -38,10 +39,10 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     settings = settings or Settings.load()
     app_levels = {app.name: app.log_setting for app in registry.all_apps()}
     logs.configure(settings, app_levels=app_levels)
-    reason = checks.refusal(settings)
-    if reason is not None:
-        raise ConfigurationError(reason)
-    for warning in checks.unknown_settings(settings, tuple(app_levels.values())):
+    reasons = checks.refusals(settings)
+    if reasons:
+        raise ConfigurationError(" ".join(reasons))
+    for warning in checks.warnings(settings, tuple(app_levels.values())):
         logging.getLogger("workflowapp.config").warning("%s", warning)
     events = Events()
     client = client or Client(
@@ -66,7 +67,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
 def _enabled(value: str | None) -> bool:
     """An on/off setting (on by default): off, n, no, false or 0 turn it off."""
-    return (value or "on").strip().lower() not in ("off", "n", "no", "false", "0")
+    from .settings import OFF
+
+    return (value or "on").strip().lower() not in OFF
 
 
 __all__ = ["__version__", "create_app"]

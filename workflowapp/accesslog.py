@@ -20,9 +20,8 @@ from typing import TextIO
 
 from .errors import ConfigurationError
 from .events import CallEnded, Event
-
-OFF = {"off", "n", "no", "false", "0"}
-ON = {"on", "y", "yes", "true", "1", "stderr", "-"}
+from .settings import ACCESS_LOG_STDERR as ON
+from .settings import OFF
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.:\[\]-]")  # a field never breaks the line (log forging)
 

@@ -1,4 +1,5 @@
-"""The start-up check of the configuration: typos warned about, a half-set credential pair refused.
+"""The start-up check of the configuration: typos warned about; a half-set credential pair and
+any value the host could not use refused.
 
 A setting whose name looks like one of ours (prefixes ``WorkflowApp``, ``WorkflowGen``,
 ``OpenAI``, ``Anthropic``, ``Mistral``, ``Gemini``, or ending in ``LogLevel``) but is not a
@@ -6,8 +7,12 @@ name the host reads is most likely a typo that silently leaves the default in fo
 names the closest known spelling (difflib). The SDKs' own variables (``OPENAI_API_KEY``...) are
 not read by the host either, which surprises everyone once. ``WorkflowAppUsername`` without
 ``WorkflowAppPassword`` (or the reverse) would refuse every post: the host refuses to start.
-Used by ``create_app`` (each worker logs the warnings), by gunicorn's master (the refusal and the
-exposure warning, before any worker starts) and by ``workflowapp config``.
+So it does when a value is not what its setting's declared kind expects (a number out of range,
+an access-log file in a missing folder, a bad bind address...: :mod:`workflowapp.kinds`), which
+would otherwise end in a traceback in gunicorn or in every worker, restarted in a loop. A log
+level other than 0-3 is only warned about: the applications have always read it leniently.
+Used by ``create_app`` (each worker logs the warnings), by gunicorn's master (the refusal, as its
+configuration loads, and the exposure warning) and by ``workflowapp config``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,19 @@ from __future__ import annotations
 import difflib
 import ipaddress
 
-from .settings import ENVIRONMENT_ONLY, SCHEMA, Settings
+from .kinds import Level
+from .settings import (
+    DEFAULT,
+    ENVIRONMENT,
+    FILES,
+    SCHEMA,
+    VARIABLES,
+    Setting,
+    Settings,
+    declaration,
+    declared,
+    refused,
+)
 
 PREFIXES = ("workflowapp", "workflowgen", "openai", "anthropic", "mistral", "gemini")
 
@@ -47,7 +64,7 @@ def looks_like_ours(name: str) -> bool:
 def unknown_settings(settings: Settings, log_settings: tuple[str, ...] = ()) -> list[str]:
     """One warning per unknown name that looks like ours, and per SDK variable that is set."""
     known = spellings(log_settings)
-    environment_only = {name.lower(): name for name in ENVIRONMENT_ONLY}
+    environment_only = {setting.name.lower(): setting.name for setting in VARIABLES}
     warnings = []
     for lowered, (name, origin) in sorted(settings.sources.items()):
         if lowered in SDK_VARIABLES:
@@ -65,8 +82,60 @@ def unknown_settings(settings: Settings, log_settings: tuple[str, ...] = ()) -> 
     return warnings
 
 
-def refusal(settings: Settings) -> str | None:
-    """Why the host must not start, or None: a half-set Basic-auth pair."""
+def warnings(settings: Settings, log_settings: tuple[str, ...] = ()) -> list[str]:
+    """Every warning of the start-up check: unknown names, file variables set where they are
+    not read, then log levels other than 0-3."""
+    found = unknown_settings(settings, log_settings)
+    for setting in FILES:
+        origin = settings.source(setting.name)
+        if origin not in (ENVIRONMENT, DEFAULT):
+            found.append(f"{setting.name} (in {origin}) is read from the process environment "
+                         "only: this value is ignored.")
+    levels = [setting.name for setting in SCHEMA if isinstance(setting.kind, Level)]
+    for name in (*levels, *log_settings):
+        value = settings.get(name)
+        if value is not None and (expected := Level().problem(value)):
+            found.append(refused(name, value, expected, _origin(settings, name)))
+    return found
+
+
+def refusals(settings: Settings) -> list[str]:
+    """Why the host must not start, one reason each (none: it may): a half-set Basic-auth
+    pair, then every value its setting's kind refuses."""
+    pair = _half_pair(settings)
+    return ([pair] if pair else []) + value_problems(settings)
+
+
+def value_problems(settings: Settings) -> list[str]:
+    """One message per set value that its declaration refuses (log levels excepted: they
+    are only warned about), naming the setting, where it was set, the value and what is
+    expected. ``<App>MaxRequestBytes`` is checked for any application name."""
+    found = []
+    for setting in _checked(settings):
+        value = settings.get(setting.name)
+        if value is None or setting.kind is None or isinstance(setting.kind, Level):
+            continue
+        expected = setting.kind.problem(value)
+        if expected is not None:
+            found.append(refused(setting.name, value, expected, _origin(settings, setting.name)))
+    return found
+
+
+def _checked(settings: Settings) -> list[Setting]:
+    """The declared settings and variables, and the application limits that are set."""
+    limits = [setting for name in sorted(settings.names()) if declared(name) is None
+              and (setting := declaration(name)) is not None]
+    return [*SCHEMA, *VARIABLES, *limits]
+
+
+def _origin(settings: Settings, name: str) -> str | None:
+    """Where a set value came from, None for values given in code (tests, ``create_app``)."""
+    origin = settings.source(name)
+    return None if origin == DEFAULT else origin
+
+
+def _half_pair(settings: Settings) -> str | None:
+    """The refusal of a half-set Basic-auth pair, or None."""
     user = settings.get("WorkflowAppUsername")
     password = settings.get("WorkflowAppPassword")
     if (user is None) == (password is None):

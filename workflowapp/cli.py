@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .apps.call import Services
     from .apps.registry import App
     from .context.model import Context, DataType, Format, Parameter, Value
+    from .settings import Settings
 
 #: The measured gunicorn configuration, shipped inside the package.
 CONFIG = Path(__file__).resolve().parent / "gunicorn_conf.py"
@@ -124,11 +125,17 @@ def _serve_waitress(bind: str | None) -> int:  # pragma: no cover - Windows
     from .settings import Settings
 
     settings = Settings.load()
-    bind = bind or settings.get("WORKFLOWAPP_BIND") or "0.0.0.0:8000"
+    reasons = checks.refusals(settings)
+    for reason in reasons:
+        print(f"workflowapp: refusing to start: {reason}", file=sys.stderr)
+    if reasons:
+        return 1
+    bind = bind or settings.in_force("WORKFLOWAPP_BIND")[0] or ""
     warning = checks.exposure_warning([bind], settings)
     if warning is not None:
         print(f"workflowapp: WARNING: {warning}", file=sys.stderr)
-    threads = int(settings.get("WORKFLOWAPP_THREADS") or "250")
+    threads = settings.get_int("WORKFLOWAPP_THREADS") if settings.get("WORKFLOWAPP_THREADS") \
+        else 250
     waitress.serve(create_app(settings), listen=bind, threads=threads,
                    connection_limit=2 * threads, channel_timeout=960)
     return 0
@@ -271,34 +278,61 @@ def markdown_table(app: App) -> str:
 
 
 def config(args: argparse.Namespace) -> int:
-    """Print every setting's effective value (secrets masked) and its source, then the
-    start-up check's findings; exit 1 when the host would refuse to start."""
+    """Print the value in force of every setting and server variable (secrets masked) and its
+    source, then the start-up check's findings; exit 1 when the host would refuse to start."""
     from . import checks
     from .apps import registry
-    from .settings import ENVIRONMENT_ONLY, SCHEMA, Settings
+    from .errors import ConfigurationError
+    from .settings import Settings
 
-    settings = Settings.load()
+    try:
+        settings = Settings.load()
+    except ConfigurationError as exc:  # a web.config that is not XML
+        print(f"error: {exc.message}")
+        return 1
     log_settings = tuple(app.log_setting for app in registry.all_apps())
-    rows = [(s.name, s.secret) for s in SCHEMA] + [(name, False) for name in log_settings]
-    rows += [(name, False) for name in checks.spellings(log_settings).values()
-             if name.endswith("MaxRequestBytes") and name != "WorkflowAppMaxRequestBytes"
-             and settings.get(name) is not None]
-    rows += [(name, False) for name in ENVIRONMENT_ONLY if settings.get(name) is not None]
-    width = max(len(name) for name, _ in rows)
+    rows = config_rows(settings, log_settings)
+    width = max(len(name) for name, _, _ in rows)
     print(f"{'setting':{width}}  {'source':11}  value")
-    for name, secret in rows:
-        value = settings.get(name)
-        shown = "(not set)" if value is None else ("******** (secret)" if secret else value)
-        print(f"{name:{width}}  {settings.source(name):11}  {shown}")
-    findings = checks.unknown_settings(settings, log_settings)
+    for name, source, value in rows:
+        print(f"{name:{width}}  {source:11}  {value}")
+    findings = checks.warnings(settings, log_settings)
     for warning in findings:
         print(f"warning: {warning}")
-    reason = checks.refusal(settings)
-    if reason is not None:
+    reasons = checks.refusals(settings)
+    for reason in reasons:
         print(f"error: {reason}")
+    if reasons:
         return 1
     print("start-up check: " + ("passed with warnings" if findings else "passed"))
     return 0
+
+
+def config_rows(settings: Settings, log_settings: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(name, source, value shown) of every setting, the applications' log levels and the
+    limits set for them, the files and the server variables: the value the host uses, its
+    default (or computed value) when unset; secrets masked."""
+    from .settings import DEFAULT, ENVIRONMENT, FILES, SCHEMA, SERVER, declaration, declared
+
+    limits = [name for name in sorted(settings.names()) if declared(name) is None
+              and name.lower().endswith("maxrequestbytes") and declaration(name) is not None]
+    rows = [_config_row(settings, name)
+            for name in [s.name for s in SCHEMA] + list(log_settings) + limits]
+    for setting in FILES:  # from the process environment only
+        value = os.environ.get(setting.name)
+        shown = value or setting.fallback or str(CONFIG)  # CONFIG: what serve gives gunicorn
+        rows.append((setting.name, ENVIRONMENT if value else DEFAULT, shown))
+    return rows + [_config_row(settings, setting.name) for setting in SERVER]
+
+
+def _config_row(settings: Settings, name: str) -> tuple[str, str, str]:
+    """One row of :func:`config_rows`: the value in force, masked when it must be."""
+    from .settings import declaration
+
+    value, source = settings.in_force(name)
+    setting = declaration(name)
+    shown = "(not set)" if value is None else setting.shown(value) if setting else value
+    return name, source, shown
 
 
 if __name__ == "__main__":  # pragma: no cover

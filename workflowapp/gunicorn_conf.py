@@ -33,6 +33,11 @@ WORKFLOWAPP_FORWARDED_ALLOW_IPS 127.0.0.1,::1               proxies trusted for 
 WORKFLOWAPP_GUNICORN_LOGLEVEL   info                        gunicorn's own log (stderr)
 ==============================  ==========================  ======================================
 
+The defaults above are declared once, with what each value must be, in
+``workflowapp.settings.SERVER`` (``workflowapp config`` shows the values in force); a value that
+is not what its variable expects, or any setting the start-up check refuses, stops the server
+here with "refusing to start: ..." and exit status 1, before any worker boots.
+
 The host's own settings (OpenAIApiKey, WorkflowAppPoolSize...) come from web.config/.env/the
 environment as usual; keep ``WorkflowAppPoolSize`` (pooled upstream connections per worker,
 default 1000) at least equal to ``WORKFLOWAPP_WORKER_CONNECTIONS``, or calls beyond the pool
@@ -48,6 +53,7 @@ import resource
 
 from workflowapp import serving
 from workflowapp.serving import child_exit, on_exit, on_starting, when_ready
+from workflowapp.settings import ON
 
 __all__ = [  # what ``from workflowapp.gunicorn_conf import *`` gives an override file
     "accesslog", "backlog", "bind", "child_exit", "control_socket_disable", "errorlog",
@@ -57,22 +63,14 @@ __all__ = [  # what ``from workflowapp.gunicorn_conf import *`` gives an overrid
 ]
 
 
-def _text(name: str, default: str) -> str:
-    return serving.setting(name, default)
+def _flag(name: str) -> bool:
+    return serving.setting(name).lower() in ON
 
 
-def _int(name: str, default: int) -> int:
-    raw = serving.setting(name, "")
-    return int(raw) if raw else default
-
-
-def _flag(name: str, default: bool) -> bool:
-    raw = serving.setting(name, "").lower()
-    return default if not raw else raw in ("1", "y", "yes", "true", "on")
-
-
-# The variables as they are now (gunicorn re-reads this file on HUP).
+# The variables as they are now (gunicorn re-reads this file on HUP), checked before any is
+# read: a refusal ends the server here.
 serving.settings.cache_clear()
+serving.check()
 
 # Where the workers' Prometheus metrics meet (GET /metrics sums them): created now, before a
 # preloaded application could import prometheus_client, and removed by on_exit.
@@ -81,7 +79,7 @@ serving.metrics_folder()
 
 # --- sockets ----------------------------------------------------------------------------------
 
-bind = [_text("WORKFLOWAPP_BIND", "0.0.0.0:8000")]
+bind = [serving.setting("WORKFLOWAPP_BIND")]
 # Connections waiting to be accepted. A burst of 1,000 WorkflowGen actions must not be refused
 # while workers accept; the kernel caps it at net.core.somaxconn (4096 on recent kernels).
 backlog = 2048
@@ -92,17 +90,17 @@ backlog = 2048
 # sockets) and no CPU. "gevent_pywsgi" measured ~0.07 ms less CPU per call, but gevent's pywsgi
 # never closes an idle kept-alive connection (each holds a pool slot); this worker closes them
 # after `keepalive` seconds.
-worker_class = _text("WORKFLOWAPP_WORKER_CLASS", "gevent")
+worker_class = serving.setting("WORKFLOWAPP_WORKER_CLASS")
 # One worker per core: the per-call CPU (HTTP, Flask, JSON, TLS) is spread over the cores (at
 # 1,000 calls all starting at once, one worker measured 89 % of the direct rate, two 93 %) and
 # a worker that dies takes only its share of the calls in flight with it. More workers than
 # cores only add memory (~45 MiB each).
-workers = _int("WORKFLOWAPP_WORKERS", os.cpu_count() or 1)
+workers = serving.number("WORKFLOWAPP_WORKERS")  # default: os.cpu_count()
 # Concurrent calls per gevent worker (gevent's pool size); beyond it, connections wait in the
 # backlog. 2 workers x 1000 = 2,000 calls in flight.
-worker_connections = _int("WORKFLOWAPP_WORKER_CONNECTIONS", 1000)
+worker_connections = serving.number("WORKFLOWAPP_WORKER_CONNECTIONS")
 # Only used by the gthread class (WORKFLOWAPP_WORKER_CLASS=gthread): threads per worker.
-threads = _int("WORKFLOWAPP_THREADS", 1)
+threads = serving.number("WORKFLOWAPP_THREADS")
 
 # --- time limits ------------------------------------------------------------------------------
 
@@ -111,15 +109,15 @@ threads = _int("WORKFLOWAPP_THREADS", 1)
 # catches a worker whose loop is stuck; it still outlasts the longest call the host allows
 # (WorkflowAppDeadline, 900 s) in case someone switches to sync workers, which cannot beat
 # while a call runs.
-timeout = _int("WORKFLOWAPP_TIMEOUT", 960)
+timeout = serving.number("WORKFLOWAPP_TIMEOUT")
 # On SIGTERM/SIGHUP (systemctl stop/reload, deploys) workers stop accepting and give calls in
 # flight this long to finish; most LLM answers come within 2 minutes. systemd's TimeoutStopSec
 # must be longer (config/workflowapp.service: 150 s).
-graceful_timeout = _int("WORKFLOWAPP_GRACEFUL_TIMEOUT", 120)
+graceful_timeout = serving.number("WORKFLOWAPP_GRACEFUL_TIMEOUT")
 # Idle keep-alive connections hold a gevent pool slot and delay a graceful stop, so keep them
 # short. Behind nginx, the upstream keepalive_timeout must be shorter (config/nginx.conf: 4 s)
 # so that nginx, not gunicorn, closes idle connections and no request races a close.
-keepalive = _int("WORKFLOWAPP_KEEPALIVE", 5)
+keepalive = serving.number("WORKFLOWAPP_KEEPALIVE")
 
 # --- application loading ----------------------------------------------------------------------
 
@@ -129,7 +127,7 @@ keepalive = _int("WORKFLOWAPP_KEEPALIVE", 5)
 # shared pages) and would need gevent patched in the master; without it, ``systemctl reload``
 # (SIGHUP) starts new workers on new code and settings while the old ones finish their calls.
 # WORKFLOWAPP_PRELOAD=1 preloads anyway (import errors then stop the master at once).
-preload_app = _flag("WORKFLOWAPP_PRELOAD", False)
+preload_app = _flag("WORKFLOWAPP_PRELOAD")
 if preload_app and worker_class.startswith("gevent"):
     # Preloaded code imports requests/urllib3/ssl before gunicorn patches the worker: patch
     # here, in the master, first.
@@ -147,10 +145,10 @@ max_requests = 0
 # The host writes its own access line per call (WorkflowAppAccessLog: application, status,
 # error code, upstream status, tokens); gunicorn's would be a second line per call, so it is
 # off unless asked for.
-accesslog = serving.setting("WORKFLOWAPP_ACCESSLOG", "") or None
+accesslog = serving.setting("WORKFLOWAPP_ACCESSLOG") or None
 errorlog = "-"
-loglevel = _text("WORKFLOWAPP_GUNICORN_LOGLEVEL", "info")
-forwarded_allow_ips = _text("WORKFLOWAPP_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+loglevel = serving.setting("WORKFLOWAPP_GUNICORN_LOGLEVEL")
+forwarded_allow_ips = serving.setting("WORKFLOWAPP_FORWARDED_ALLOW_IPS")
 proc_name = "workflowapp"
 # gunicorn's runtime control socket (gunicornc) is not used; not creating it keeps two
 # instances on one machine from fighting over ~/.gunicorn/gunicorn.ctl.

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .errors import REDACTED
+from .kinds import Level
 from .settings import Settings
 
 #: WorkflowGen log level -> logging level (0 disables the logger).
@@ -226,13 +227,10 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 
 
 def level_of(settings: Settings, key: str) -> int:
-    """The logging level of a WorkflowGen log-level setting (0-3; anything else counts as 0)."""
-    raw = settings.get(key, "0") or "0"
-    try:
-        number = int(float(raw))
-    except ValueError:
-        number = 0
-    return LEVELS[max(0, min(3, number))]
+    """The logging level of a WorkflowGen log-level setting (0-3, its declared default when
+    unset; read leniently: see :class:`~workflowapp.kinds.Level`)."""
+    raw, _ = settings.in_force(key)
+    return LEVELS[Level().number(raw or "0")]
 
 
 def configure(

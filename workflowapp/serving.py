@@ -4,8 +4,10 @@
   imports prometheus_client): the folder in which the workers' Prometheus metrics meet
   (``PROMETHEUS_MULTIPROC_DIR``), a fresh one per server start (the folders of masters that
   were killed outright are removed then);
-* ``on_starting``: refuse to start on a configuration the start-up check refuses (before any
-  worker boots, so nothing restarts in a loop);
+* :func:`check` (called as the configuration loads, before it reads a value) and
+  ``on_starting``: refuse to start on a configuration the start-up check refuses, or a
+  web.config that cannot be read: one line per reason and exit status 1, before any worker
+  boots, so nothing restarts in a loop and no traceback is printed;
 * ``when_ready``: warn when the host listens beyond the loopback without credentials;
 * ``child_exit``: a dead worker's live gauges (calls in flight) stop counting;
 * ``on_exit``: the metrics folder is removed.
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from . import checks
+from .errors import ConfigurationError
 from .settings import Settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -37,9 +40,31 @@ def settings() -> Settings:
     return Settings.load()
 
 
-def setting(name: str, default: str) -> str:
-    """A ``WORKFLOWAPP_*`` server setting: environment, then .env, then web.config."""
-    return (settings().get(name) or "").strip() or default
+def setting(name: str) -> str:
+    """A ``WORKFLOWAPP_*`` server variable: environment, then .env, then web.config, then its
+    declared default (``settings.SERVER``); "" when it has none."""
+    value, _ = settings().in_force(name)
+    return (value or "").strip()
+
+
+def number(name: str) -> int:
+    """A whole-number server variable, parsed as the start-up check parses it."""
+    return settings().get_int(name)
+
+
+def check() -> None:
+    """Refuse to start (SystemExit 1: gunicorn prints a traceback for any other exception in
+    its configuration file) when the settings cannot be read or the start-up check refuses
+    them."""
+    try:
+        reasons = checks.refusals(settings())
+    except ConfigurationError as exc:  # a web.config that is not XML
+        reasons = [exc.message]
+    if reasons:
+        for reason in reasons:
+            print(f"workflowapp: refusing to start: {reason}", file=sys.stderr, flush=True)
+        on_exit(None)
+        raise SystemExit(1)
 
 
 _created: list[str] = []  # the folder this process made (at most one)
@@ -72,12 +97,9 @@ def _remove_orphans(parent: Path) -> None:
 
 
 def on_starting(server: Any) -> None:
-    """Refuse a configuration that cannot serve, before any worker boots."""
-    reason = checks.refusal(settings())
-    if reason is not None:
-        print(f"workflowapp: refusing to start: {reason}", file=sys.stderr, flush=True)
-        on_exit(server)
-        raise SystemExit(1)
+    """Refuse a configuration that cannot serve, before any worker boots (:func:`check`; again
+    here for a configuration file of one's own that reads values before importing ours)."""
+    check()
 
 
 def when_ready(server: Any) -> None:

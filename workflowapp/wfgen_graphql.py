@@ -26,7 +26,6 @@ import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
@@ -37,7 +36,7 @@ from .errors import (
     UpstreamTimeout,
     WorkflowGenApiError,
 )
-from .settings import Settings
+from .settings import Settings, declared, refused
 
 #: Reads the data of a request; the text value of each TEXT data comes with its name.
 REQUEST_DATA_QUERY = """\
@@ -99,12 +98,10 @@ class GraphqlConfig:
                 "WorkflowGenPassword) to web.config, .env or the environment."
             )
         url = values["WorkflowGenGraphqlUrl"] or ""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
-            raise ConfigurationError(
-                "Setting WorkflowGenGraphqlUrl must be an http(s) URL without user name or "
-                "password, e.g. http://<server>/wfgen/graphql."
-            )
+        setting = declared("WorkflowGenGraphqlUrl")
+        expected = setting.kind.problem(url) if setting and setting.kind else None
+        if expected is not None:  # the start-up check refuses it first
+            raise ConfigurationError(refused("WorkflowGenGraphqlUrl", url, expected))
         return cls(url, values["WorkflowGenUsername"] or "", values["WorkflowGenPassword"] or "",
                    connect_timeout=settings.get_float("WorkflowAppConnectTimeout"))
 

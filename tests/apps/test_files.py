@@ -22,7 +22,8 @@ from workflowapp.errors import (
     FileTooLarge,
     ParameterError,
 )
-from workflowapp.settings import PathMapping, Settings
+from workflowapp.kinds import PathMapping
+from workflowapp.settings import Settings
 
 MAPS = [PathMapping(r"C:\wfgen\storage\special", "/srv/special"),
         PathMapping(r"C:\wfgen\storage", "/mnt/wfgen"),

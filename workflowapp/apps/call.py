@@ -35,7 +35,7 @@ from ..errors import (
 )
 from ..events import CallEnded, CallStarted, Events
 from ..logs import app_logger, call_secrets, clip, max_bytes
-from ..settings import Settings
+from ..settings import NO, YES, Settings
 from ..upstream import (
     CallOptions,
     ChatResult,
@@ -59,8 +59,6 @@ KEY_SETTINGS = {
     Provider.AZURE: "OpenAIApiKey",
     Provider.COMPATIBLE: "OpenAIApiKey",
 }
-YES = {"y", "yes", "true", "1"}
-NO = {"n", "no", "false", "0"}
 
 
 @dataclass

@@ -26,6 +26,7 @@ from ..errors import (
     Truncated,
 )
 from ..messages import Message, TextPart, parse_messages
+from ..settings import fallback
 from ..upstream import ChatRequest, ChatResult, Choice, Provider, ResponseFormat, Tool, send_chat
 from ..upstream.chat import EFFORTS
 from . import chat_files
@@ -45,13 +46,12 @@ from .registry import (
     register,
 )
 
-DEFAULT_URL = "https://api.openai.com/v1/chat/completions"
+DEFAULT_URL = fallback("OpenAIChatApiUrl")
 #: The URL setting and default endpoint of the providers that have their own.
 PROVIDER_URLS = {
-    Provider.ANTHROPIC: ("AnthropicChatApiUrl", "https://api.anthropic.com/v1/messages"),
-    Provider.MISTRAL: ("MistralChatApiUrl", "https://api.mistral.ai/v1/chat/completions"),
-    Provider.GEMINI: ("GeminiChatApiUrl", "https://generativelanguage.googleapis.com/v1beta/"
-                      "openai/chat/completions"),
+    provider: (setting, fallback(setting)) for provider, setting in (
+        (Provider.ANTHROPIC, "AnthropicChatApiUrl"), (Provider.MISTRAL, "MistralChatApiUrl"),
+        (Provider.GEMINI, "GeminiChatApiUrl"))
 }
 #: Providers that refuse json_object unless the messages contain the word JSON.
 JSON_WORD_PROVIDERS = (Provider.OPENAI, Provider.AZURE)

@@ -30,7 +30,8 @@ from ..errors import (
     FileTooLarge,
     ParameterError,
 )
-from ..settings import PathMapping, Settings
+from ..kinds import PathMapping
+from ..settings import Settings
 
 #: Content types of the audio formats OpenAI accepts, for systems whose mimetypes lack them.
 AUDIO_TYPES = {

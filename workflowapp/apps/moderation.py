@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import BadUpstreamAnswer
+from ..settings import fallback
 from .call import Call
 from .registry import (
     API_KEY,
@@ -25,7 +26,7 @@ from .registry import (
     register,
 )
 
-DEFAULT_URL = "https://api.openai.com/v1/moderations"
+DEFAULT_URL = fallback("OpenAIModerationApiUrl")
 DEFAULT_MODEL = "omni-moderation-latest"
 
 PARAMS = (

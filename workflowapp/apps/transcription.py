@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from ..errors import BadUpstreamAnswer, MissingParameter, ParameterError
+from ..settings import fallback
 from .call import Call, to_text
 from .files import read_file
 from .registry import (
@@ -31,7 +32,7 @@ from .registry import (
     register,
 )
 
-DEFAULT_URL = "https://api.openai.com/v1/audio/transcriptions"
+DEFAULT_URL = fallback("OpenAITranscriptionApiUrl")
 DEFAULT_MODEL = "whisper-1"
 #: gpt-4o-transcribe, gpt-4o-mini-transcribe (dated or not), gpt-transcribe, *-diarize...
 JSON_ONLY_MODEL = re.compile(r"^gpt-.*transcribe", re.IGNORECASE)
