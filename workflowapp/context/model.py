@@ -71,7 +71,7 @@ Value: TypeAlias = str | float | datetime | FileRef | None
 SECRET_NAME = re.compile(r"(?i)(api_?key|password|secret|token)")
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, slots=True)
 class Parameter:
     """One parameter of the action: name, data type, direction and value."""
 
