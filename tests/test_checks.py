@@ -215,6 +215,14 @@ def test_a_value_the_host_cannot_use_is_refused(name: str, value: str, expected:
         create_app(Settings({name: value}))
 
 
+def test_create_app_reports_every_refusal_at_once() -> None:
+    """Even WorkflowAppLogMaxBytes, which configuring the logs would read first."""
+    with pytest.raises(ConfigurationError) as refused:
+        create_app(Settings({"WorkflowAppLogMaxBytes": "big", "WorkflowAppPoolSize": "abc"}))
+    assert "WorkflowAppLogMaxBytes" in refused.value.message
+    assert "WorkflowAppPoolSize" in refused.value.message
+
+
 def test_a_refusal_never_shows_a_password_in_a_url() -> None:
     settings = Settings({"WorkflowGenGraphqlUrl": "http://admin:pw-in-url-7@wfgen/graphql"})
     [reason] = checks.refusals(settings)

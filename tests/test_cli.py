@@ -75,6 +75,7 @@ def gunicorn_options(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         return 0
 
     monkeypatch.setattr("workflowapp.cli.run_gunicorn", run)
+    monkeypatch.setenv("WORKFLOWAPP_BIND", "0.0.0.0:8000")  # serve --port sets it: undone after
     return seen
 
 
@@ -83,6 +84,7 @@ def test_serve_runs_gunicorn_with_the_config(monkeypatch: pytest.MonkeyPatch) ->
     assert cli.main(["serve", "--host", "127.0.0.1", "--port", "8123", "--workers", "3"]) == 0
     argv = seen["argv"]
     assert "127.0.0.1:8123" in argv and "3" in argv
+    assert os.environ["WORKFLOWAPP_BIND"] == "127.0.0.1:8123"  # the bind the check judges
     assert argv[-1] == "workflowapp:create_app()"
     assert argv[argv.index("--config") + 1] == str(cli.CONFIG)
     assert cli.CONFIG.parent.name == "workflowapp", "the measured configuration ships inside"
@@ -271,6 +273,20 @@ def test_config_exits_1_on_a_value_the_host_cannot_use(
     out = capsys.readouterr().out
     assert f"error: {next(iter(variables))} = " in out and shown in out
     assert "start-up check: passed" not in out
+
+
+def test_config_check_prints_only_the_findings(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the systemd unit runs before a reload: findings and the exit status only."""
+    monkeypatch.setenv("OpenAIApiKey", "sk-test-0123456789abcdef")
+    assert cli.main(["config", "--check"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("start-up check: passed")
+    monkeypatch.setenv("WorkflowAppPoolSize", "abc")
+    assert cli.main(["config", "--check"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("error: WorkflowAppPoolSize = 'abc'") and "sk-test" not in out
+    assert "OpenAIApiKey" not in out  # no table of settings
 
 
 def test_config_exits_1_on_a_web_config_it_cannot_read(

@@ -131,6 +131,14 @@ def test_files_or_words(tmp_path: Path) -> None:
     assert kind.problem(str(afile / "a.log")) is not None  # its "folder" is a file
 
 
+def test_paths_the_system_cannot_look_at_are_problems_not_errors(tmp_path: Path) -> None:
+    """A name over the system's limit raises OSError on a mere exists(): said, not raised."""
+    long_name = str(tmp_path / ("x" * 300))
+    assert "File name too long" in str(Folder().problem(long_name + "/logs"))
+    kind = FileOr(frozenset({"on", "off"}), "on, off or a file path")
+    assert "File name too long" in str(kind.problem(long_name))
+
+
 @pytest.mark.parametrize(("value", "fine"), [
     ("0.0.0.0:8000", True), ("127.0.0.1", True), ("[::1]:8000", True), ("[::]", True),
     ("unix:/run/workflowapp.sock", True), ("fd://3", True), ("tcp://host:80", True),

@@ -97,6 +97,9 @@ def test_the_env_sample_and_the_readme_agree_on_the_bind_address() -> None:
     assert "`0.0.0.0:8000`, as `config/example.env`" in text
     unit = (root / "config" / "workflowapp.service").read_text(encoding="utf-8")
     assert "ExecStart=/opt/workflowapp/venv/bin/workflowapp serve" in unit
+    # a reload checks the settings first: gunicorn would stop on one it refuses
+    assert "ExecReload=/opt/workflowapp/venv/bin/workflowapp config --check\n" \
+        "ExecReload=/bin/kill -s HUP $MAINPID" in unit
 
 
 def test_the_gunicorn_configuration_documents_the_declared_defaults() -> None:

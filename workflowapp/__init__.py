@@ -37,11 +37,11 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     from .web import create_app as create_web_app
 
     settings = settings or Settings.load()
-    app_levels = {app.name: app.log_setting for app in registry.all_apps()}
-    logs.configure(settings, app_levels=app_levels)
-    reasons = checks.refusals(settings)
+    reasons = checks.refusals(settings)  # first: configuring the logs reads settings too
     if reasons:
         raise ConfigurationError(" ".join(reasons))
+    app_levels = {app.name: app.log_setting for app in registry.all_apps()}
+    logs.configure(settings, app_levels=app_levels)
     for warning in checks.warnings(settings, tuple(app_levels.values())):
         logging.getLogger("workflowapp.config").warning("%s", warning)
     events = Events()

@@ -75,8 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     apps_cmd.add_argument("app", nargs="?")
     apps_cmd.add_argument("--json", action="store_true", help="the GET /apps document")
     apps_cmd.add_argument("--markdown", action="store_true", help="the README tables")
-    commands.add_parser(
+    config_cmd = commands.add_parser(
         "config", help="every setting's value and source; exit 1 if the host would not start")
+    config_cmd.add_argument("--check", action="store_true",
+                            help="only the start-up check's findings (before a reload)")
     return parser
 
 
@@ -95,6 +97,7 @@ def serve(args: argparse.Namespace) -> int:
     options = ["--config", args.config or str(CONFIG)]
     if given:
         options += ["--bind", bind]
+        os.environ["WORKFLOWAPP_BIND"] = bind  # what the start-up check judges, not .env's
     if args.workers:
         options += ["--workers", str(args.workers)]
     options.append("workflowapp:create_app()")
@@ -279,7 +282,8 @@ def markdown_table(app: App) -> str:
 
 def config(args: argparse.Namespace) -> int:
     """Print the value in force of every setting and server variable (secrets masked) and its
-    source, then the start-up check's findings; exit 1 when the host would refuse to start."""
+    source (not with ``--check``), then the start-up check's findings; exit 1 when the host
+    would refuse to start (the systemd unit runs ``config --check`` before a reload)."""
     from . import checks
     from .apps import registry
     from .errors import ConfigurationError
@@ -291,11 +295,12 @@ def config(args: argparse.Namespace) -> int:
         print(f"error: {exc.message}")
         return 1
     log_settings = tuple(app.log_setting for app in registry.all_apps())
-    rows = config_rows(settings, log_settings)
-    width = max(len(name) for name, _, _ in rows)
-    print(f"{'setting':{width}}  {'source':11}  value")
-    for name, source, value in rows:
-        print(f"{name:{width}}  {source:11}  {value}")
+    if not args.check:
+        rows = config_rows(settings, log_settings)
+        width = max(len(name) for name, _, _ in rows)
+        print(f"{'setting':{width}}  {'source':11}  value")
+        for name, source, value in rows:
+            print(f"{name:{width}}  {source:11}  {value}")
     findings = checks.warnings(settings, log_settings)
     for warning in findings:
         print(f"warning: {warning}")

@@ -192,7 +192,12 @@ class Folder:
     def problem(self, value: str) -> str | None:
         if "\0" in value:
             return "expected a folder path"
-        folder = Path(value)
+        try:
+            return self._folder_problem(Path(value))
+        except OSError as exc:  # a name too long, a parent this process cannot enter...
+            return f"expected a folder this process can write in or create; {exc.strerror}"
+
+    def _folder_problem(self, folder: Path) -> str | None:
         if folder.exists() and not folder.is_dir():
             return "expected a folder; this is a file"
         existing = next(path for path in (folder, *folder.absolute().parents) if path.exists())
@@ -216,7 +221,13 @@ class FileOr:
             return None
         if "\0" in choice:
             return f"expected {self.shown}"
-        path = Path(choice)
+        try:
+            return self._file_problem(Path(choice))
+        except OSError as exc:  # a name too long, a folder this process cannot enter...
+            return f"expected {self.shown}; {exc.strerror}"
+
+    def _file_problem(self, path: Path) -> str | None:
+        choice = str(path)
         if path.is_dir():
             return f"expected {self.shown}; {choice} is a folder"
         if path.exists():

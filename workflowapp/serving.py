@@ -61,8 +61,11 @@ def check() -> None:
     except ConfigurationError as exc:  # a web.config that is not XML
         reasons = [exc.message]
     if reasons:
+        # On a reload (SIGHUP: this master made its metrics folder already) gunicorn stops on
+        # any failure of its configuration file: say so (the unit checks before it sends HUP).
+        doing = "reload: the server stops" if _created else "start"
         for reason in reasons:
-            print(f"workflowapp: refusing to start: {reason}", file=sys.stderr, flush=True)
+            print(f"workflowapp: refusing to {doing}: {reason}", file=sys.stderr, flush=True)
         on_exit(None)
         raise SystemExit(1)
 

@@ -6,6 +6,7 @@ import io
 import random
 import struct
 import zlib
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -79,11 +80,22 @@ def test_jpegs_are_decoded_at_a_dct_scale_near_the_limit(
             assert sum(level * n for level, n in enumerate(histogram)) / sum(histogram) < 2
 
 
+@pytest.mark.parametrize("missing", ["libjpeg-turbo", "Pillow's tile type"])
 def test_without_libjpeg_turbo_the_photo_is_decoded_at_half_scale_and_resized(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    from PIL import features
+        monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
+    from PIL import ImageFile, features
 
-    monkeypatch.setattr(features, "check_feature", lambda name: False)
+    if missing == "libjpeg-turbo":
+        monkeypatch.setattr(features, "check_feature", lambda name: False)
+    else:  # a Pillow whose insides differ: its own draft stands
+        real = ImageFile._Tile
+
+        def other_tile(*args: Any) -> object:
+            if args[1] == (0, 0, 1500, 1125):  # ours; Pillow's own draft still works
+                raise TypeError("another Pillow")
+            return real(*args)
+
+        monkeypatch.setattr(ImageFile, "_Tile", other_tile)
     source = photo("RGB", (4000, 3000), random.Random(7))
     buffer = io.BytesIO()
     source.save(buffer, "JPEG", quality=90)

@@ -296,3 +296,10 @@ def test_a_flat_model_post_gets_a_400_that_shows_the_shape(client: FlaskClient) 
 def test_written_parts_are_the_written_document(ctx: Context) -> None:
     """The streamed writer (large replies) gives the very bytes of the one-string writer."""
     assert b"".join(jsonctx.write_parts(ctx)) == jsonctx.write(ctx)
+
+
+def test_written_parts_escape_a_lone_surrogate_as_the_written_document_does() -> None:
+    ctx = _ctx(Parameter("S", DataType.TEXT, Direction.IN, "half \ud83d emoji"),
+               Parameter("T", DataType.TEXT, Direction.OUT, "é"))
+    assert b"".join(jsonctx.write_parts(ctx)) == jsonctx.write(ctx)
+    assert b"\\ud83d" in jsonctx.write(ctx)

@@ -115,9 +115,13 @@ def _draft(image: Any, size: tuple[int, int], scale: float) -> None:
     if image.size[0] * 2 >= size[0] and min(three_eighths[0] - wanted[0],
                                               three_eighths[1] - wanted[1]) >= 0 \
             and features.check_feature("libjpeg_turbo"):
-        codec, _, offset, args = image.tile[0]
+        try:
+            codec, _, offset, args = image.tile[0]
+            tile = ImageFile._Tile(codec, (0, 0, *three_eighths), offset, args)
+        except (AttributeError, IndexError, TypeError, ValueError):  # another Pillow's inside
+            return  # its own draft stands
         image._size = three_eighths
-        image.tile = [ImageFile._Tile(codec, (0, 0, *three_eighths), offset, args)]
+        image.tile = [tile]
         image.decoderconfig = (3, 0)
 
 
