@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -63,7 +64,7 @@ def pdf_text(data: bytes, name: str) -> str:
         )
     body = "\n".join(f"[page {number}]\n{text.strip()}"
                      for number, text in enumerate(pages, 1))
-    return f"[file: {name}]\n{body}"
+    return with_name(body, name)
 
 
 def docx_text(data: bytes, name: str) -> str:
@@ -87,12 +88,16 @@ def docx_text(data: bytes, name: str) -> str:
         raise Unreadable("it holds no text")
     if len(text) > MAX_TEXT:
         raise Unreadable(f"its text is over {MAX_TEXT} characters, more than a model takes")
-    return f"[file: {name}]\n{text}"
+    return with_name(text, name)
 
 
 def with_name(text: str, name: str) -> str:
-    """A text file's content headed by its name."""
+    """A text taken from a file, headed by the file's name (:data:`NAMED` finds the head)."""
     return f"[file: {name}]\n{text}"
+
+
+#: The head :func:`with_name` puts on a text, at its start; group 1: the file's name.
+NAMED = re.compile(r"\[file: (.{1,260}?)\]\n")
 
 
 def _blocks(document: Any, paragraph: Any, table: Any) -> Iterator[str]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 from ..context._xml import NOT_XML, escape_text
 from ..errors import ParameterError
 from ..logs import conceal
-from .extract import Unreadable, pdf_text
+from .extract import NAMED, Unreadable, pdf_text
 from .images import BadImage, ImageLimits, fit
 from .read import Attachment
 from .sniff import PDF
@@ -36,8 +35,6 @@ DETAILS = ("auto", "low", "high")
 #: downscaled by the API anyway (so sending more only costs bandwidth); 5 MB of base64 per
 #: image, i.e. 3,750,000 bytes (providers.md §2.7).
 ANTHROPIC_IMAGES = ImageLimits(max_edge=1568, max_bytes=3_750_000)
-#: The head of a text made from a file (:mod:`.extract`): ``[file: <name>]`` and a new line.
-_FILE_TEXT = re.compile(r"\[file: (.{1,260}?)\]\n")
 
 
 @dataclass(frozen=True)
@@ -98,7 +95,7 @@ def conceal_file_texts(value: str) -> None:
     except (ValueError, RecursionError):  # not JSON: the application will say so
         return
     for text in _strings(document):
-        match = _FILE_TEXT.match(text)
+        match = NAMED.match(text)
         if match:
             _conceal(f"[file text: {match.group(1)}, {len(text)} characters]", text)
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ...errors import ParameterError
+from ...kinds import split_url
 from ..chat import SAMPLING_DEFAULTS, ChatRequest
 
 if TYPE_CHECKING:
@@ -66,12 +67,9 @@ def parse_provider(given: str) -> Provider:
 def parsed_url(url: str) -> SplitResult:
     """``url`` split, or a 400 naming URL when it cannot be (``http://[x``, a bad port, a
     host that changes under NFKC normalisation): never a crash further on."""
-    try:
-        parts = urlsplit(url.strip())
-        parts.hostname  # noqa: B018 - raises ValueError for a bad IPv6 literal
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        raise ParameterError("URL is not a valid URL", parameter="URL") from None
+    parts = split_url(url.strip())
+    if parts is None:
+        raise ParameterError("URL is not a valid URL", parameter="URL")
     return parts
 
 
