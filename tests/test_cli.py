@@ -232,24 +232,30 @@ def test_config_flags_unknown_names_and_refuses_a_half_pair(
     assert "pw-0123456" not in out
 
 
-def test_the_served_configuration_reads_dot_env(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """WORKFLOWAPP_BIND/WORKFLOWAPP_WORKERS in ./.env count, below the environment."""
+def packaged_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
+    """The names the packaged gunicorn configuration defines, run as gunicorn runs it (its
+    settings read afresh; the metrics folder in ``tmp_path``, no global change)."""
     import runpy
 
     from workflowapp import serving
 
+    monkeypatch.setattr(serving, "metrics_folder", lambda: str(tmp_path))
+    serving.settings.cache_clear()
+    try:
+        return runpy.run_path(str(cli.CONFIG))
+    finally:
+        serving.settings.cache_clear()
+
+
+def test_the_served_configuration_reads_dot_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """WORKFLOWAPP_BIND/WORKFLOWAPP_WORKERS in ./.env count, below the environment."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(serving, "metrics_folder", lambda: str(tmp_path))  # no global change
     (tmp_path / ".env").write_text("WORKFLOWAPP_BIND=0.0.0.0:8123\nWORKFLOWAPP_WORKERS=3\n",
                                    encoding="utf-8")
     monkeypatch.setenv("WORKFLOWAPP_WORKERS", "5")
-    serving.settings.cache_clear()
-    try:
-        conf = runpy.run_path(str(cli.CONFIG))
-    finally:
-        serving.settings.cache_clear()
+    conf = packaged_configuration(monkeypatch, tmp_path)
     assert conf["bind"] == ["0.0.0.0:8123"] and conf["workers"] == 5
     assert conf["worker_class"] == "gevent" and conf["timeout"] == 960
 
@@ -303,18 +309,10 @@ def test_config_shows_what_the_gunicorn_configuration_uses(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The values config shows for the server are those the packaged configuration reads."""
-    import runpy
-
-    from workflowapp import serving
     from workflowapp.settings import Settings
 
-    monkeypatch.setattr(serving, "metrics_folder", lambda: str(tmp_path))  # no global change
     monkeypatch.setenv("WORKFLOWAPP_KEEPALIVE", "7")
-    serving.settings.cache_clear()
-    try:
-        conf = runpy.run_path(str(cli.CONFIG))
-    finally:
-        serving.settings.cache_clear()
+    conf = packaged_configuration(monkeypatch, tmp_path)
     rows = {name: value for name, _, value in cli.config_rows(Settings.load(), ())}
     assert conf["bind"] == [rows["WORKFLOWAPP_BIND"]]
     for name in ("workers", "worker_connections", "threads", "timeout", "graceful_timeout",
