@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
+from werkzeug.test import Client as WebClient
 
 from tests.helpers import SECRET_KEY
 from workflowapp import create_app
@@ -56,10 +56,10 @@ def sleeps() -> list[float]:
 @pytest.fixture
 def make_client(
     make_settings: Callable[..., Settings], sleeps: list[float]
-) -> Callable[..., FlaskClient]:
+) -> Callable[..., WebClient]:
     """A Flask test client of the real app; upstream backoff is recorded, not slept."""
 
-    def make(**values: str) -> FlaskClient:
+    def make(**values: str) -> WebClient:
         settings = make_settings(**values)
         client = Client(allowed_hosts=settings.allowed_hosts, sleep=sleeps.append)
         return create_app(settings, client).test_client()
@@ -68,6 +68,6 @@ def make_client(
 
 
 @pytest.fixture
-def client(make_client: Callable[..., FlaskClient]) -> FlaskClient:
+def client(make_client: Callable[..., WebClient]) -> WebClient:
     """The app with default test settings."""
     return make_client()

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask.testing import FlaskClient
+from werkzeug.test import Client as WebClient
 
+from workflowapp.apps.call import Services
 from workflowapp.context import read_context, write_context
 from workflowapp.context.model import (
     Context,
@@ -21,6 +22,15 @@ from workflowapp.context.model import (
 SECRET_KEY = "sk-test-SECRET-0123456789abcdef"
 
 FORMATS = [Format.DATASET, Format.JSON]
+
+
+def services_of(client: WebClient) -> Services:
+    """The services (settings, upstream client, events hub) of the host a client calls."""
+    from workflowapp.host import Host
+
+    host = client.application
+    assert isinstance(host, Host)
+    return host.services
 
 
 def param(name: str, value: Any = None, direction: str = "IN", data_type: str | None = None
@@ -71,7 +81,7 @@ class Reply:
         return self.values[name]
 
 
-def post(client: FlaskClient, app: str, *parameters: Parameter, fmt: Format = Format.DATASET,
+def post(client: WebClient, app: str, *parameters: Parameter, fmt: Format = Format.DATASET,
          **kwargs: Any) -> Reply:
     """Post a context to ``/<app>`` and read the reply."""
     response = client.post(f"/{app}", data=context(*parameters, fmt=fmt), **kwargs)

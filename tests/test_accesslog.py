@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from flask.testing import FlaskClient
 from hypothesis import given
 from hypothesis import strategies as st
+from werkzeug.test import Client as WebClient
 
 from tests.fakes.openai_fake import FakeOpenAI, error_reply
 from tests.helpers import SECRET_KEY, out, param, post
@@ -26,7 +26,7 @@ LINE = re.compile(
 
 
 def test_one_line_per_call_with_its_figures(tmp_path: Path,
-                                            make_client: Callable[..., FlaskClient]) -> None:
+                                            make_client: Callable[..., WebClient]) -> None:
     path = tmp_path / "access.log"
     client = make_client(WorkflowAppAccessLog=str(path))
     post(client, "ECHO", param("A", "x"), out("A_OUT"))
@@ -47,7 +47,7 @@ def test_one_line_per_call_with_its_figures(tmp_path: Path,
     (b"", "application/json"),  # no context at all
 ])
 def test_a_context_that_cannot_be_read_leaves_a_line_and_a_count(
-        tmp_path: Path, make_client: Callable[..., FlaskClient], body: bytes,
+        tmp_path: Path, make_client: Callable[..., WebClient], body: bytes,
         content_type: str) -> None:
     """Refused before the application runs, yet a failed call of it: the access log's line and
     the calls metric, at every log level's default."""
@@ -65,7 +65,7 @@ def test_a_context_that_cannot_be_read_leaves_a_line_and_a_count(
 
 
 def test_never_content_or_secrets(tmp_path: Path,
-                                  make_client: Callable[..., FlaskClient]) -> None:
+                                  make_client: Callable[..., WebClient]) -> None:
     path = tmp_path / "access.log"
     client = make_client(WorkflowAppAccessLog=str(path))
     post(client, "OPENAICHAT", param("MODEL", "m"), param("USER_MESSAGE", "my-salary-is-x"),
@@ -118,7 +118,7 @@ def test_the_observer_ignores_other_events() -> None:
 
 
 def test_an_upstream_401_shows_its_status_in_both_logs(
-    tmp_path: Path, make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI
+    tmp_path: Path, make_client: Callable[..., WebClient], fake_openai: FakeOpenAI
 ) -> None:
     """Not "(upstream None, 0 retries)": the status upstream answered is in the log line."""
     path = tmp_path / "access.log"

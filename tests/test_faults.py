@@ -11,7 +11,7 @@ from email.utils import format_datetime
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
+from werkzeug.test import Client as WebClient
 
 from tests.fakes import anthropic_replies as areplies
 from tests.fakes import replies
@@ -24,7 +24,7 @@ OUTS = (out("RESULT_CONTENT"), out("APP_RESPONSE_STATUS"), out("APP_RESPONSE_CON
         out("RESULT_RETRIES", "NUMERIC"), out("RESULT_REQUEST_ID"))
 
 
-def chat(client: FlaskClient, *params: Any, ignore: bool = False,
+def chat(client: WebClient, *params: Any, ignore: bool = False,
          fmt: Format = Format.DATASET) -> Any:
     flag = param("APP_RESPONSE_IGNORE_ERROR", "Y" if ignore else "N")
     return post(client, "OPENAICHAT", param("MODEL", "gpt-4o-mini"),
@@ -44,7 +44,7 @@ def chat(client: FlaskClient, *params: Any, ignore: bool = False,
     ],
 )
 def test_transient_faults_recover(
-    client: FlaskClient, fake_openai: FakeOpenAI, sleeps: list[float], fault: Any,
+    client: WebClient, fake_openai: FakeOpenAI, sleeps: list[float], fault: Any,
     expected_sleep: float | None,
 ) -> None:
     fake_openai.push(fault, replies.chat_reply("recovered"))
@@ -61,7 +61,7 @@ def test_transient_faults_recover(
 
 
 def test_retry_after_as_http_date(
-    client: FlaskClient, fake_openai: FakeOpenAI, sleeps: list[float]
+    client: WebClient, fake_openai: FakeOpenAI, sleeps: list[float]
 ) -> None:
     when = format_datetime(datetime.now(UTC) + timedelta(seconds=3), usegmt=True)
     fake_openai.push(replies.rate_limit_reply(retry_after=when), replies.chat_reply("ok"))
@@ -71,7 +71,7 @@ def test_retry_after_as_http_date(
 
 @pytest.mark.parametrize("ignore", [False, True])
 def test_exhausted_retries(
-    client: FlaskClient, fake_openai: FakeOpenAI, sleeps: list[float], ignore: bool
+    client: WebClient, fake_openai: FakeOpenAI, sleeps: list[float], ignore: bool
 ) -> None:
     fake_openai.push(*[replies.error_reply(503, replies.error_body("overloaded", "server_error"))
                        for _ in range(3)])
@@ -89,7 +89,7 @@ def test_exhausted_retries(
 
 
 def test_max_retries_parameter(
-    client: FlaskClient, fake_openai: FakeOpenAI, sleeps: list[float]
+    client: WebClient, fake_openai: FakeOpenAI, sleeps: list[float]
 ) -> None:
     fake_openai.push(*[replies.error_reply(500, replies.error_body("x", "server_error"))] * 5)
     reply = chat(client, param("MAX_RETRIES", 0))
@@ -99,7 +99,7 @@ def test_max_retries_parameter(
 
 @pytest.mark.parametrize("ignore", [False, True])
 def test_quota_is_not_a_rate_limit_and_is_not_retried(
-    client: FlaskClient, fake_openai: FakeOpenAI, sleeps: list[float], ignore: bool
+    client: WebClient, fake_openai: FakeOpenAI, sleeps: list[float], ignore: bool
 ) -> None:
     fake_openai.push(replies.insufficient_quota_reply())
     reply = chat(client, ignore=ignore)
@@ -113,7 +113,7 @@ def test_quota_is_not_a_rate_limit_and_is_not_retried(
 
 
 def test_rate_limit_exhausted_says_rate_limited(
-    client: FlaskClient, fake_openai: FakeOpenAI, sleeps: list[float]
+    client: WebClient, fake_openai: FakeOpenAI, sleeps: list[float]
 ) -> None:
     fake_openai.push(*[replies.rate_limit_reply(retry_after=2) for _ in range(3)])
     reply = chat(client)
@@ -123,7 +123,7 @@ def test_rate_limit_exhausted_says_rate_limited(
 
 
 def test_retry_after_above_the_cap_is_not_waited(
-    client: FlaskClient, fake_openai: FakeOpenAI, sleeps: list[float]
+    client: WebClient, fake_openai: FakeOpenAI, sleeps: list[float]
 ) -> None:
     fake_openai.push(replies.rate_limit_reply(retry_after=600))
     reply = chat(client)
@@ -132,7 +132,7 @@ def test_retry_after_above_the_cap_is_not_waited(
 
 
 def test_x_should_retry_false_is_obeyed(
-    client: FlaskClient, fake_openai: FakeOpenAI, sleeps: list[float]
+    client: WebClient, fake_openai: FakeOpenAI, sleeps: list[float]
 ) -> None:
     fake_openai.push(replies.error_reply(500, replies.error_body("no", "server_error"),
                                          headers={"x-should-retry": "false"}))
@@ -141,7 +141,7 @@ def test_x_should_retry_false_is_obeyed(
 
 
 @pytest.mark.parametrize("ignore", [False, True])
-def test_read_timeout_is_504(client: FlaskClient, fake_openai: FakeOpenAI, ignore: bool) -> None:
+def test_read_timeout_is_504(client: WebClient, fake_openai: FakeOpenAI, ignore: bool) -> None:
     fake_openai.push(replies.delay_reply(3.0))
     reply = chat(client, param("TIMEOUT", 1), param("MAX_RETRIES", 0), ignore=ignore)
     if ignore:
@@ -163,7 +163,7 @@ def test_read_timeout_is_504(client: FlaskClient, fake_openai: FakeOpenAI, ignor
     ],
 )
 def test_unusable_answers_are_502(
-    client: FlaskClient, fake_openai: FakeOpenAI, fault: Any, fragment: str
+    client: WebClient, fake_openai: FakeOpenAI, fault: Any, fragment: str
 ) -> None:
     fake_openai.push(fault)
     reply = chat(client)
@@ -173,14 +173,14 @@ def test_unusable_answers_are_502(
 
 
 def test_dropped_connections_exhaust_into_connection_error(
-    client: FlaskClient, fake_openai: FakeOpenAI
+    client: WebClient, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.push(*[replies.drop_reply() for _ in range(3)])
     reply = chat(client, ignore=True)
     assert reply["APP_RESPONSE_STATUS"] == "connection_error"
 
 
-def test_unreachable_upstream(make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI
+def test_unreachable_upstream(make_client: Callable[..., WebClient], fake_openai: FakeOpenAI
                               ) -> None:
     client = make_client(OpenAIChatApiUrl="http://127.0.0.1:9/v1/chat/completions")
     reply = chat(client, param("MAX_RETRIES", 0), ignore=True)
@@ -188,7 +188,7 @@ def test_unreachable_upstream(make_client: Callable[..., FlaskClient], fake_open
 
 
 def test_reasoning_model_max_tokens_is_renamed_and_remembered(
-    client: FlaskClient, fake_openai: FakeOpenAI
+    client: WebClient, fake_openai: FakeOpenAI
 ) -> None:
     model = "o-reasoner-renamed"
     fake_openai.push(replies.unsupported_parameter_reply("max_tokens"), replies.chat_reply("a"),
@@ -205,7 +205,7 @@ def test_reasoning_model_max_tokens_is_renamed_and_remembered(
     assert bodies[2]["max_completion_tokens"] == 256, "remembered for the next call"
 
 
-def test_reasoning_model_temperature_is_dropped(client: FlaskClient, fake_openai: FakeOpenAI
+def test_reasoning_model_temperature_is_dropped(client: WebClient, fake_openai: FakeOpenAI
                                                 ) -> None:
     fake_openai.push(replies.unsupported_value_reply("temperature", 0.2), replies.chat_reply())
     reply = post(client, "OPENAICHAT", param("MODEL", "gpt-5-dropper"), param("USER_MESSAGE", "x"),
@@ -215,7 +215,7 @@ def test_reasoning_model_temperature_is_dropped(client: FlaskClient, fake_openai
     assert first["temperature"] == 0.2 and "temperature" not in second
 
 
-def test_azure_classic_deployment_url(client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+def test_azure_classic_deployment_url(client: WebClient, fake_openai: FakeOpenAI) -> None:
     url = fake_openai.azure_chat_url("my-gpt4o", api_version=None)
     reply = chat(client, param("URL", url))
     assert reply.status == 200, reply.text
@@ -227,14 +227,14 @@ def test_azure_classic_deployment_url(client: FlaskClient, fake_openai: FakeOpen
     assert "max_tokens" in request.json
 
 
-def test_azure_v1_url(client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+def test_azure_v1_url(client: WebClient, fake_openai: FakeOpenAI) -> None:
     reply = chat(client, param("URL", fake_openai.azure_v1_chat_url), param("PROVIDER", "azure"))
     assert reply.status == 200, reply.text
     assert fake_openai.last_request.headers.get("api-key") == SECRET_KEY
     assert "api-version" not in fake_openai.last_request.query
 
 
-def test_azure_deployment_not_found_explains(client: FlaskClient, fake_openai: FakeOpenAI
+def test_azure_deployment_not_found_explains(client: WebClient, fake_openai: FakeOpenAI
                                              ) -> None:
     fake_openai.deployments = frozenset({"real-deployment"})
     reply = chat(client, param("URL", fake_openai.azure_chat_url("gpt-4o")), ignore=False)
@@ -243,7 +243,7 @@ def test_azure_deployment_not_found_explains(client: FlaskClient, fake_openai: F
 
 
 @pytest.mark.parametrize("ignore", [False, True])
-def test_azure_content_filter(client: FlaskClient, fake_openai: FakeOpenAI, ignore: bool) -> None:
+def test_azure_content_filter(client: WebClient, fake_openai: FakeOpenAI, ignore: bool) -> None:
     fake_openai.push(replies.azure_content_filter_reply())
     reply = chat(client, param("URL", fake_openai.azure_chat_url("dep")), ignore=ignore)
     if ignore:
@@ -253,7 +253,7 @@ def test_azure_content_filter(client: FlaskClient, fake_openai: FakeOpenAI, igno
         assert reply.status == 502 and "filter" in reply.text.lower()
 
 
-def test_compatible_server_quirks(client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+def test_compatible_server_quirks(client: WebClient, fake_openai: FakeOpenAI) -> None:
     history = [
         {"role": "developer", "content": "be brief"},
         {"role": "user", "content": "q"},
@@ -285,13 +285,13 @@ ANTHROPIC_KEY = "sk-ant-faults-SECRET-0123456789"
 
 
 @pytest.fixture
-def anthropic_client(make_client: Callable[..., FlaskClient], fake_anthropic: FakeAnthropic
-                     ) -> FlaskClient:
+def anthropic_client(make_client: Callable[..., WebClient], fake_anthropic: FakeAnthropic
+                     ) -> WebClient:
     return make_client(AnthropicApiKey=ANTHROPIC_KEY,
                        AnthropicChatApiUrl=fake_anthropic.messages_url)
 
 
-def claude(client: FlaskClient, *params: Any, ignore: bool = False) -> Any:
+def claude(client: WebClient, *params: Any, ignore: bool = False) -> Any:
     return chat(client, param("PROVIDER", "anthropic"), *params, ignore=ignore)
 
 
@@ -307,7 +307,7 @@ def claude(client: FlaskClient, *params: Any, ignore: bool = False) -> Any:
     ],
 )
 def test_anthropic_transient_faults_recover(
-    anthropic_client: FlaskClient, fake_anthropic: FakeAnthropic, sleeps: list[float],
+    anthropic_client: WebClient, fake_anthropic: FakeAnthropic, sleeps: list[float],
     fault: Any, expected_sleep: float | None,
 ) -> None:
     fake_anthropic.push(fault, areplies.text_reply("recovered"))
@@ -325,7 +325,7 @@ def test_anthropic_transient_faults_recover(
 
 @pytest.mark.parametrize("ignore", [False, True])
 def test_anthropic_spend_limit_is_not_retried(
-    anthropic_client: FlaskClient, fake_anthropic: FakeAnthropic, sleeps: list[float],
+    anthropic_client: WebClient, fake_anthropic: FakeAnthropic, sleeps: list[float],
     ignore: bool,
 ) -> None:
     fake_anthropic.push(areplies.spend_limit_reply())
@@ -346,7 +346,7 @@ def test_anthropic_spend_limit_is_not_retried(
                                                 (401, "authentication_error"),
                                                 (403, "permission_error")])
 def test_anthropic_client_errors_are_not_retried_and_read(
-    anthropic_client: FlaskClient, fake_anthropic: FakeAnthropic, sleeps: list[float],
+    anthropic_client: WebClient, fake_anthropic: FakeAnthropic, sleeps: list[float],
     status: int, label: str,
 ) -> None:
     fake_anthropic.push(*[areplies.anthropic_error(status, f"problem {status}")] * 2)
@@ -362,7 +362,7 @@ def test_anthropic_client_errors_are_not_retried_and_read(
 
 
 def test_anthropic_exhausted_retries(
-    anthropic_client: FlaskClient, fake_anthropic: FakeAnthropic
+    anthropic_client: WebClient, fake_anthropic: FakeAnthropic
 ) -> None:
     fake_anthropic.push(*[areplies.overloaded_reply() for _ in range(3)])
     reply = claude(anthropic_client, ignore=True)
@@ -374,7 +374,7 @@ def test_anthropic_exhausted_retries(
 
 
 def test_anthropic_refused_structured_output_falls_back_to_a_forced_tool(
-    anthropic_client: FlaskClient, fake_anthropic: FakeAnthropic
+    anthropic_client: WebClient, fake_anthropic: FakeAnthropic
 ) -> None:
     schema = {"name": "advice", "schema": {"type": "object",
                                            "properties": {"advice": {"type": "string"}},
@@ -398,7 +398,7 @@ def test_anthropic_refused_structured_output_falls_back_to_a_forced_tool(
     assert len(fake_anthropic.requests) == 3
 
 
-def test_anthropic_several_choices(anthropic_client: FlaskClient,
+def test_anthropic_several_choices(anthropic_client: WebClient,
                                    fake_anthropic: FakeAnthropic) -> None:
     fake_anthropic.push(areplies.text_reply("one", usage=(10, 1, 0, 6)),
                         areplies.text_reply("two", usage=(10, 2, 0, 6)))
@@ -417,7 +417,7 @@ def test_anthropic_several_choices(anthropic_client: FlaskClient,
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("ignore", [False, True])
 def test_anthropic_refusal_is_the_content_filter_error(
-    anthropic_client: FlaskClient, fake_anthropic: FakeAnthropic, fmt: Format, ignore: bool
+    anthropic_client: WebClient, fake_anthropic: FakeAnthropic, fmt: Format, ignore: bool
 ) -> None:
     # README: stop_reason refusal -> content_filter, and content_filter is a 502.
     fake_anthropic.push(areplies.refusal_reply("I can't help with", category="cyber"))
@@ -438,7 +438,7 @@ def test_anthropic_refusal_is_the_content_filter_error(
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_anthropic_max_tokens_is_finish_reason_length(
-    anthropic_client: FlaskClient, fake_anthropic: FakeAnthropic, fmt: Format
+    anthropic_client: WebClient, fake_anthropic: FakeAnthropic, fmt: Format
 ) -> None:
     fake_anthropic.push(areplies.max_tokens_reply("This answer was cut", usage=(12, 3)))
     reply = chat(anthropic_client, param("PROVIDER", "anthropic"), param("MAX_TOKENS", 3),
@@ -451,7 +451,7 @@ def test_anthropic_max_tokens_is_finish_reason_length(
 
 
 def test_anthropic_max_tokens_cutting_a_json_answer_is_the_length_error(
-    anthropic_client: FlaskClient, fake_anthropic: FakeAnthropic
+    anthropic_client: WebClient, fake_anthropic: FakeAnthropic
 ) -> None:
     fake_anthropic.push(areplies.max_tokens_reply('{"advice": "Ca'),
                         areplies.max_tokens_reply('{"advice": "Ca'))
@@ -467,7 +467,7 @@ def test_anthropic_max_tokens_cutting_a_json_answer_is_the_length_error(
 
 @pytest.mark.parametrize("ignore", [False, True])
 def test_anthropic_read_timeout_is_504(
-    anthropic_client: FlaskClient, fake_anthropic: FakeAnthropic, ignore: bool
+    anthropic_client: WebClient, fake_anthropic: FakeAnthropic, ignore: bool
 ) -> None:
     fake_anthropic.push(areplies.delay_reply(3.0))
     reply = claude(anthropic_client, param("TIMEOUT", 1), param("MAX_RETRIES", 0),
@@ -486,7 +486,7 @@ def test_anthropic_read_timeout_is_504(
 # --- what running against llama.cpp taught (issue 10) ------------------------------------
 
 
-def test_501_is_never_retried(client: FlaskClient, fake_openai: FakeOpenAI,
+def test_501_is_never_retried(client: WebClient, fake_openai: FakeOpenAI,
                               sleeps: list[float]) -> None:
     fake_openai.push(replies.error_reply(501, replies.error_body("not implemented")))
     reply = chat(client, ignore=True)
@@ -494,7 +494,7 @@ def test_501_is_never_retried(client: FlaskClient, fake_openai: FakeOpenAI,
     assert sleeps == []
 
 
-def test_404_names_the_endpoint(client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+def test_404_names_the_endpoint(client: WebClient, fake_openai: FakeOpenAI) -> None:
     fake_openai.push(replies.error_reply(404, replies.error_body("File Not Found",
                                                                  "not_found_error")))
     reply = chat(client)
@@ -503,7 +503,7 @@ def test_404_names_the_endpoint(client: FlaskClient, fake_openai: FakeOpenAI) ->
 
 
 def test_keyless_compatible_server_asking_for_a_key_names_the_settings(
-    make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI
+    make_client: Callable[..., WebClient], fake_openai: FakeOpenAI
 ) -> None:
     client = make_client(OpenAIApiKey="")
     fake_openai.push(replies.error_reply(401, replies.error_body("Missing API key")))
@@ -514,7 +514,7 @@ def test_keyless_compatible_server_asking_for_a_key_names_the_settings(
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_keyless_compatible_server_answering_403_names_the_settings(
-    make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI, sleeps: list[float],
+    make_client: Callable[..., WebClient], fake_openai: FakeOpenAI, sleeps: list[float],
     fmt: Format,
 ) -> None:
     fake_openai.require_auth = False  # the scripted 403 answers, not the fake's own 401
@@ -531,7 +531,7 @@ def test_keyless_compatible_server_answering_403_names_the_settings(
     assert ignored["APP_RESPONSE_STATUS"] == "403"
 
 
-def test_request_id_falls_back_to_the_body_id(client: FlaskClient, fake_openai: FakeOpenAI
+def test_request_id_falls_back_to_the_body_id(client: WebClient, fake_openai: FakeOpenAI
                                               ) -> None:
     fake_openai.push(replies.chat_reply("hi", headers={"x-request-id": ""}))
     reply = chat(client)

@@ -8,9 +8,9 @@ import json
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from werkzeug.test import Client as WebClient
 
 from tests.fakes.server import FakeOpenAI
 from tests.helpers import FORMATS, context
@@ -72,7 +72,7 @@ def app_contexts(draw: st.DrawFn, app: registry.App) -> list[Parameter]:
 @pytest.mark.parametrize("app_name", [app.name for app in registry.all_apps()])
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_random_parameters_never_crash(
-    client: FlaskClient, fake_openai: FakeOpenAI, app_name: str, fmt: Format
+    client: WebClient, fake_openai: FakeOpenAI, app_name: str, fmt: Format
 ) -> None:
     app = registry.get(app_name)
     fake_openai.expect_invalid()  # random histories may be refused upstream: that is a 502
@@ -94,14 +94,14 @@ def test_random_parameters_never_crash(
 
 @FUZZ
 @given(body=st.binary(max_size=300))
-def test_random_bodies_are_refused_cleanly(client: FlaskClient, body: bytes) -> None:
+def test_random_bodies_are_refused_cleanly(client: WebClient, body: bytes) -> None:
     response = client.post("/ECHO", data=body)
     assert response.status_code in (200, 400), response.get_data(as_text=True)
 
 
 @FUZZ
 @given(data=st.data())
-def test_mutated_contexts_are_refused_cleanly(client: FlaskClient, data: st.DataObject) -> None:
+def test_mutated_contexts_are_refused_cleanly(client: WebClient, data: st.DataObject) -> None:
     fmt = data.draw(st.sampled_from([Format.DATASET, Format.JSON, Format.RECORDSET]))
     body = bytearray(context(Parameter("A", DataType.TEXT, Direction.IN, "x"),
                              Parameter("A_OUT", DataType.TEXT, Direction.OUT), fmt=fmt))
@@ -146,7 +146,7 @@ def deep_json(draw: st.DrawFn) -> str:
 
 @pytest.mark.parametrize(("app_name", "name", "extra"), JSON_PARAMETERS)
 def test_deeply_nested_json_is_a_400_naming_the_parameter(
-    client: FlaskClient, app_name: str, name: str, extra: list[tuple[str, str]]
+    client: WebClient, app_name: str, name: str, extra: list[tuple[str, str]]
 ) -> None:
     @settings(max_examples=12, deadline=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -169,7 +169,7 @@ def test_deeply_nested_json_is_a_400_naming_the_parameter(
 @FUZZ
 @given(before=st.text(max_size=20), after=st.text(max_size=20), fmt=st.just(Format.JSON))
 def test_a_nul_in_a_file_path_is_a_400_naming_it(
-    client: FlaskClient, before: str, after: str, fmt: Format
+    client: WebClient, before: str, after: str, fmt: Format
 ) -> None:
     """XML cannot carry NUL; JSON can, as FILE given as text or as a file reference."""
     path = f"C:\\files\\{before}\x00{after}.mp3"
@@ -188,7 +188,7 @@ lone_surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
 
 
 @pytest.mark.parametrize("app_name", [app.name for app in registry.all_apps()])
-def test_a_lone_surrogate_in_any_input_is_a_400_naming_it(client: FlaskClient,
+def test_a_lone_surrogate_in_any_input_is_a_400_naming_it(client: WebClient,
                                                           app_name: str) -> None:
     """In a TEXT value (a FILE path given as text included), a FILE's name, or as a ``\\uD800``
     escape in JSON text: a 400 that names the parameter, never an encoding error's 500."""

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from werkzeug.test import Client as WebClient
 
 from tests.helpers import FORMATS, out, param, post
 from workflowapp import logs
@@ -120,7 +120,7 @@ def test_no_logged_value_starts_a_line_or_writes_control_characters(
 
 
 def test_tool_call_id_cannot_forge_a_line(
-    make_client: Callable[..., FlaskClient], tmp_path: Path
+    make_client: Callable[..., WebClient], tmp_path: Path
 ) -> None:
     """The probe's example: OPENAIADDMESSAGE at level 1 with a newline in TOOL_CALL_ID."""
     client = make_client(OpenAIAddMessageLogLevel="1", WorkflowAppLogLevel="1")
@@ -150,7 +150,7 @@ def test_long_messages_are_cut_with_a_note(tmp_path: Path, value: str) -> None:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_a_context_of_many_parameters_is_logged_up_to_the_limit_and_counted(
-        make_client: Callable[..., FlaskClient], tmp_path: Path, fmt: Format) -> None:
+        make_client: Callable[..., WebClient], tmp_path: Path, fmt: Format) -> None:
     """Level 3 renders the parameters that fit WorkflowAppLogMaxBytes, not all 5,000 (a 25 MB
     context of small parameters took seconds of the event loop and 12x its size)."""
     client = make_client(EchoLogLevel="3", WorkflowAppLogMaxBytes="4096")

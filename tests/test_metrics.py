@@ -6,8 +6,8 @@ import base64
 import re
 from collections.abc import Callable
 
-from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
+from werkzeug.test import Client as WebClient
 
 from tests.fakes.openai_fake import FakeOpenAI, chat_reply, rate_limit_reply
 from tests.helpers import SECRET_KEY, out, param, post
@@ -24,7 +24,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return found
 
 
-def scrape(client: FlaskClient, **headers: str) -> dict[tuple[str, tuple[tuple[str, str], ...]],
+def scrape(client: WebClient, **headers: str) -> dict[tuple[str, tuple[tuple[str, str], ...]],
                                                           float]:
     response = client.get("/metrics", headers=headers)
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -32,7 +32,7 @@ def scrape(client: FlaskClient, **headers: str) -> dict[tuple[str, tuple[tuple[s
     return samples(response.get_data(as_text=True))
 
 
-def test_calls_are_counted_by_app_outcome_and_code(client: FlaskClient) -> None:
+def test_calls_are_counted_by_app_outcome_and_code(client: WebClient) -> None:
     assert post(client, "ECHO", param("A", "x"), out("A_OUT")).status == 200
     assert post(client, "OPENAIMODERATION", param("MODEL", "m")).status == 400
     assert post(client, "OPENAIMODERATION", param("MODEL", "m"),
@@ -86,7 +86,7 @@ def test_every_event_type_reaches_its_metric() -> None:
                                                           for n in exported}
 
 
-def test_metrics_take_the_same_credentials_as_apps(make_client: Callable[..., FlaskClient]
+def test_metrics_take_the_same_credentials_as_apps(make_client: Callable[..., WebClient]
                                                    ) -> None:
     client = make_client(WorkflowAppUsername="wfgen", WorkflowAppPassword="pw-metrics-1")
     assert client.get("/metrics").status_code == 401
@@ -94,20 +94,20 @@ def test_metrics_take_the_same_credentials_as_apps(make_client: Callable[..., Fl
     scrape(client, Authorization=f"Basic {token}")
 
 
-def test_metrics_can_be_turned_off(make_client: Callable[..., FlaskClient]) -> None:
+def test_metrics_can_be_turned_off(make_client: Callable[..., WebClient]) -> None:
     client = make_client(WorkflowAppMetrics="off")
     assert client.get("/metrics").status_code in (404, 405)
     assert post(client, "ECHO", param("A", "x")).status == 200
 
 
-def test_no_secret_or_content_in_the_metrics(client: FlaskClient) -> None:
+def test_no_secret_or_content_in_the_metrics(client: WebClient) -> None:
     post(client, "ECHO", param("API_KEY", SECRET_KEY), param("A", "confidential-text"))
     text = client.get("/metrics").get_data(as_text=True)
     assert SECRET_KEY not in text and "confidential-text" not in text
 
 
 def test_upstream_attempts_retries_and_tokens_end_to_end(
-    client: FlaskClient, fake_openai: FakeOpenAI
+    client: WebClient, fake_openai: FakeOpenAI
 ) -> None:
     """The client's events and the call's figures reach /metrics: a 429, its retry, the 200
     and the usage the answer reported (a loopback URL: provider ``compatible``)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
+from werkzeug.test import Client as WebClient
 
 from tests.fakes import replies
 from tests.fakes.server import FakeOpenAI
@@ -29,7 +29,7 @@ LEVELS = {app.log_setting: "3" for app in registry.all_apps()} | {"WorkflowAppLo
 @pytest.fixture
 def logged(
     make_settings: Callable[..., Settings], tmp_path: Path
-) -> tuple[FlaskClient, io.StringIO, Path]:
+) -> tuple[WebClient, io.StringIO, Path]:
     """A client whose every log line (stderr stream and daily file) is captured."""
     settings = make_settings(**LEVELS, WorkflowAppUsername="wfgen", WorkflowAppPassword=PASSWORD)
     client = create_app(settings, Client(allowed_hosts=settings.allowed_hosts,
@@ -77,7 +77,7 @@ def _params_for(app: registry.App, key: str | None) -> list[Any]:
 @pytest.mark.parametrize("ignore", ["N", "Y"])
 @pytest.mark.parametrize("app_name", [app.name for app in registry.all_apps()])
 def test_no_secret_in_replies_logs_or_upstream_bodies(
-    logged: tuple[FlaskClient, io.StringIO, Path], fake_openai: FakeOpenAI, app_name: str,
+    logged: tuple[WebClient, io.StringIO, Path], fake_openai: FakeOpenAI, app_name: str,
     fmt: Format, key: str | None, upstream_fault: bool, ignore: str,
 ) -> None:
     client, stream, folder = logged
@@ -111,7 +111,7 @@ def test_repr_of_settings_and_client_hide_keys(make_settings: Callable[..., Sett
 
 
 def test_unauthenticated_error_does_not_echo_credentials(
-    logged: tuple[FlaskClient, io.StringIO, Path],
+    logged: tuple[WebClient, io.StringIO, Path],
 ) -> None:
     client, stream, folder = logged
     response = client.post("/ECHO", data=b"<NewDataSet/>",
@@ -207,7 +207,7 @@ def _respelled(fmt: Format) -> list[bytes]:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_level_3_logs_the_parsed_context_without_its_key(
-    logged: tuple[FlaskClient, io.StringIO, Path], fmt: Format
+    logged: tuple[WebClient, io.StringIO, Path], fmt: Format
 ) -> None:
     client, stream, folder = logged
     for body in _respelled(fmt):

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from flask.testing import FlaskClient
+from werkzeug.test import Client as WebClient
 
-from tests.helpers import FORMATS, context, out, param, post
+from tests.helpers import FORMATS, context, out, param, post, services_of
 from workflowapp.context import read_context
 from workflowapp.context.model import Format
 from workflowapp.events import HttpRejected
@@ -21,7 +21,7 @@ ECHO_PARAMS = (param("A", "é & <b> \"q\" 🙂\nline"), out("A_OUT"), param("N",
 
 
 @pytest.mark.parametrize("fmt", [*FORMATS, Format.RECORDSET])
-def test_reply_mirrors_request_format(client: FlaskClient, fmt: Format) -> None:
+def test_reply_mirrors_request_format(client: WebClient, fmt: Format) -> None:
     reply = post(client, "ECHO", *ECHO_PARAMS, fmt=fmt)
     assert reply.status == 200
     assert reply["A_OUT"] == "é & <b> \"q\" 🙂\nline"
@@ -31,7 +31,7 @@ def test_reply_mirrors_request_format(client: FlaskClient, fmt: Format) -> None:
     assert reply.content_type == f"{expected}; charset=utf-8"
 
 
-def test_urlencoded_field_whatever_its_name(client: FlaskClient) -> None:
+def test_urlencoded_field_whatever_its_name(client: WebClient) -> None:
     body = context(*ECHO_PARAMS).decode()
     response = client.post("/echo", data={"other": "x", "WFGEN_CONTEXT": body})
     assert response.status_code == 200
@@ -40,7 +40,7 @@ def test_urlencoded_field_whatever_its_name(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize("as_file", [False, True])
-def test_multipart_field_or_file_part(client: FlaskClient, as_file: bool) -> None:
+def test_multipart_field_or_file_part(client: WebClient, as_file: bool) -> None:
     body = context(*ECHO_PARAMS, fmt=Format.JSON)
     data: dict[str, object] = {"note": "not a context"}
     data["ctx"] = (io.BytesIO(body), "context.json") if as_file else body.decode()
@@ -50,13 +50,13 @@ def test_multipart_field_or_file_part(client: FlaskClient, as_file: bool) -> Non
     assert json.loads(response.get_data())["parameters"][1]["textValue"].startswith("é")
 
 
-def test_raw_xml_sent_with_a_form_content_type_is_still_found(client: FlaskClient) -> None:
+def test_raw_xml_sent_with_a_form_content_type_is_still_found(client: WebClient) -> None:
     response = client.post("/echo", data=context(*ECHO_PARAMS),
                            content_type="application/x-www-form-urlencoded")
     assert response.status_code == 200
 
 
-def test_app_names_are_case_insensitive(client: FlaskClient) -> None:
+def test_app_names_are_case_insensitive(client: WebClient) -> None:
     assert post(client, "eChO", *ECHO_PARAMS).status == 200
 
 
@@ -74,7 +74,7 @@ def test_app_names_are_case_insensitive(client: FlaskClient) -> None:
     ],
 )
 def test_unreadable_contexts_are_400_with_a_plain_message(
-    client: FlaskClient, body: bytes, fragment: str
+    client: WebClient, body: bytes, fragment: str
 ) -> None:
     response = client.post("/ECHO", data=body, content_type="application/xml")
     assert response.status_code == 400
@@ -85,7 +85,7 @@ def test_unreadable_contexts_are_400_with_a_plain_message(
     assert response.headers["X-WorkflowApp-Error"] == "invalid_context"
 
 
-def test_duplicate_parameter_is_named(client: FlaskClient) -> None:
+def test_duplicate_parameter_is_named(client: WebClient) -> None:
     xml = (b"<NewDataSet>" + b"<parameter><name>DUP</name><dataType>TEXT</dataType>"
            b"<direction>IN</direction></parameter>" * 2 + b"</NewDataSet>")
     response = client.post("/ECHO", data=xml)
@@ -93,14 +93,14 @@ def test_duplicate_parameter_is_named(client: FlaskClient) -> None:
     assert "DUP" in response.get_data(as_text=True)
 
 
-def test_unknown_application_is_404_listing_the_known_ones(client: FlaskClient) -> None:
+def test_unknown_application_is_404_listing_the_known_ones(client: WebClient) -> None:
     reply = post(client, "NOPE", *ECHO_PARAMS)
     assert reply.status == 404
     assert "OPENAICHAT" in reply.text and "ECHO" in reply.text
 
 
 def test_body_over_the_limit_is_413_before_parsing(
-    make_client: Callable[..., FlaskClient],
+    make_client: Callable[..., WebClient],
 ) -> None:
     client = make_client(WorkflowAppMaxRequestBytes="200")
     response = client.post("/ECHO", data=b"<" + b"x" * 500)
@@ -108,29 +108,29 @@ def test_body_over_the_limit_is_413_before_parsing(
     assert "200 bytes" in response.get_data(as_text=True)
 
 
-def test_per_application_limit(make_client: Callable[..., FlaskClient]) -> None:
+def test_per_application_limit(make_client: Callable[..., WebClient]) -> None:
     client = make_client(EchoMaxRequestBytes="100")
     assert post(client, "ECHO", *ECHO_PARAMS).status == 413
 
 
-def test_get_on_an_application_is_405_plain_text(client: FlaskClient) -> None:
+def test_get_on_an_application_is_405_plain_text(client: WebClient) -> None:
     response = client.get("/ECHO")
     assert response.status_code == 405
     assert response.content_type.startswith("text/plain")
 
 
-def test_security_headers_on_every_response(client: FlaskClient) -> None:
+def test_security_headers_on_every_response(client: WebClient) -> None:
     for response in (client.get("/healthz"), client.get("/apps"), client.post("/ECHO", data=b"")):
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_healthz(client: FlaskClient) -> None:
+def test_healthz(client: WebClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200 and response.get_data(as_text=True).strip() == "ok"
 
 
-def test_manifest_lists_every_application(client: FlaskClient) -> None:
+def test_manifest_lists_every_application(client: WebClient) -> None:
     document = client.get("/apps").get_json()
     names = [app["name"] for app in document["apps"]]
     assert "OPENAICHAT" in names and "ECHO" in names
@@ -146,7 +146,7 @@ def _basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
-def test_basic_authentication_when_configured(make_client: Callable[..., FlaskClient]) -> None:
+def test_basic_authentication_when_configured(make_client: Callable[..., WebClient]) -> None:
     client = make_client(WorkflowAppUsername="wfgen", WorkflowAppPassword="s3cret-pass")
     denied = post(client, "ECHO", *ECHO_PARAMS)
     assert denied.status == 401
@@ -160,7 +160,7 @@ def test_basic_authentication_when_configured(make_client: Callable[..., FlaskCl
     assert response.headers["WWW-Authenticate"].startswith("Basic")
 
 
-def test_unusual_session_names_are_echoed(client: FlaskClient) -> None:
+def test_unusual_session_names_are_echoed(client: WebClient) -> None:
     xml = (b"<NewDataSet><parameter><name>A</name><dataType>TEXT</dataType><direction>IN"
            b"</direction><textValue>x</textValue></parameter><session><xmlThing>1</xmlThing>"
            b"<ns:custom xmlns:ns='urn:x'>2</ns:custom></session></NewDataSet>")
@@ -172,7 +172,7 @@ def test_unusual_session_names_are_echoed(client: FlaskClient) -> None:
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_utf16_bodies_are_read_as_the_context_reader_reads_them(
-    client: FlaskClient, encoding: str, fmt: Format
+    client: WebClient, encoding: str, fmt: Format
 ) -> None:
     """With a BOM (utf-16) or without one (NUL-interleaved): what read_context accepts."""
     body = context(param("A", "é x"), out("A_OUT"), fmt=fmt).decode("utf-8")
@@ -186,14 +186,14 @@ def test_utf16_bodies_are_read_as_the_context_reader_reads_them(
 # --- refusals: logged, limited, reported as events -------------------------------------------
 
 
-def _events(client: FlaskClient) -> list[object]:
+def _events(client: WebClient) -> list[object]:
     seen: list[object] = []
-    client.application.extensions["workflowapp"].events.subscribe(seen.append)
+    services_of(client).events.subscribe(seen.append)
     return seen
 
 
 def test_auth_failures_are_logged_limited_and_reported(
-    make_client: Callable[..., FlaskClient], tmp_path: Path
+    make_client: Callable[..., WebClient], tmp_path: Path
 ) -> None:
     client = make_client(WorkflowAppUsername="wfgen", WorkflowAppPassword="s3cret-pass",
                          WorkflowAppAuthFailureLimit="3", WorkflowAppLogLevel="1")
@@ -219,7 +219,7 @@ def test_auth_failures_are_logged_limited_and_reported(
 
 
 def test_refusals_before_any_application_runs_are_events(
-    make_client: Callable[..., FlaskClient]
+    make_client: Callable[..., WebClient]
 ) -> None:
     client = make_client(WorkflowAppMaxRequestBytes="100")
     seen = _events(client)
@@ -230,16 +230,16 @@ def test_refusals_before_any_application_runs_are_events(
 
 
 def test_a_body_timeout_is_408_closing_the_connection_and_an_event(
-    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+    client: WebClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The refusal itself (the timing is tested against gunicorn in test_served.py)."""
-    from workflowapp import web
+    from workflowapp import body
     from workflowapp.errors import BodyTimeout
 
-    def too_slow(seconds: float, request: object) -> bytes:
+    def too_slow(seconds: float, request: object, limit: int) -> bytes:
         raise BodyTimeout(f"The request body took longer than {seconds:g} s to arrive.")
 
-    monkeypatch.setattr(web, "_read_within", too_slow)
+    monkeypatch.setattr(body, "_read_within", too_slow)
     seen = _events(client)
     response = client.post("/ECHO", data=context(*ECHO_PARAMS))
     assert response.status_code == 408

@@ -1,8 +1,8 @@
 """workflowapp: a Python host for WorkflowGen workflow applications (OPENAICHAT and its family).
 
-``create_app()`` builds the WSGI application: settings read once and checked, logs configured,
-the access log and metrics subscribed to the events hub, one pooled upstream client shared by
-every application of the process.
+``create_app()`` builds the WSGI application (:class:`~workflowapp.host.Host`): settings read
+once and checked, logs configured, the access log and metrics subscribed to the events hub, one
+pooled upstream client shared by every application of the process.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from flask import Flask
-
+    from .host import Host
     from .settings import Settings
     from .upstream import Client
 
 
-def create_app(settings: Settings | None = None, client: Client | None = None) -> Flask:
-    """The Flask WSGI application, configured from ``settings`` (default: read them).
+def create_app(settings: Settings | None = None, client: Client | None = None) -> Host:
+    """The WSGI application, configured from ``settings`` (default: read them).
 
     Raises :class:`~workflowapp.errors.ConfigurationError` when the start-up check refuses the
     settings (a half-set Basic-auth pair, a value the host cannot use); its warnings (unknown
@@ -32,9 +31,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     from .apps.call import Services
     from .errors import ConfigurationError
     from .events import Events
+    from .host import Host
     from .settings import Settings
     from .upstream import Client
-    from .web import create_app as create_web_app
 
     settings = settings or Settings.load()
     reasons = checks.refusals(settings)  # first: configuring the logs reads settings too
@@ -62,7 +61,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
         metrics = Metrics()
         services.events.subscribe(metrics)
-    return create_web_app(services, metrics=metrics.render if metrics else None)
+    return Host(services, metrics=metrics.render if metrics else None)
 
 
 def _enabled(value: str | None) -> bool:

@@ -160,9 +160,9 @@ def call(args: argparse.Namespace) -> int:
     except (AppError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    flask_app = create_app()
-    response = flask_app.test_client().post(
-        f"/{app.name}", data=body, headers=_credentials(flask_app.extensions["workflowapp"])
+    host = create_app()
+    response = host.test_client().post(
+        f"/{app.name}", data=body, headers=_credentials(host.services)
     )
     if response.status_code != 200:
         print(f"{response.status_code}: {response.get_data(as_text=True).strip()}", file=sys.stderr)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
+from werkzeug.test import Client as WebClient
 
 from tests.fakes.graphql_fake import FakeWorkflowGenGraphql
 from tests.helpers import FORMATS, Reply, out, param, post
@@ -34,7 +34,7 @@ TOOL_A = {"role": "tool", "tool_call_id": "call_A", "content": "12 in stock"}
 OUTS = (out("APP_RESPONSE_STATUS"), out("APP_RESPONSE_CONTENT"))
 
 
-def add(client: FlaskClient, role: str | None, *params: Any, history: Any = None,
+def add(client: WebClient, role: str | None, *params: Any, history: Any = None,
         fmt: Format = Format.DATASET) -> Reply:
     given = [param("ROLE", role)] if role is not None else []
     if history is not None:
@@ -55,14 +55,14 @@ def history_of(reply: Reply) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_user_message_starts_a_history(client: FlaskClient, fmt: Format) -> None:
+def test_user_message_starts_a_history(client: WebClient, fmt: Format) -> None:
     reply = add(client, "User", param("CONTENT", "Bonjour"), fmt=fmt)
     assert history_of(reply) == [{"role": "user", "content": "Bonjour"}]
     assert reply["APP_RESPONSE_STATUS"] == "200"
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_system_and_assistant_messages_are_appended(client: FlaskClient, fmt: Format) -> None:
+def test_system_and_assistant_messages_are_appended(client: WebClient, fmt: Format) -> None:
     system = add(client, "system", param("CONTENT", "Be brief."), history=[USER], fmt=fmt)
     assert history_of(system) == [USER, {"role": "system", "content": "Be brief."}]
     assistant = add(client, "assistant", param("CONTENT", "Checking."), history=[USER], fmt=fmt)
@@ -71,7 +71,7 @@ def test_system_and_assistant_messages_are_appended(client: FlaskClient, fmt: Fo
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("calls", [SELECTED, TOOL_CALLS], ids=["selected_tools", "tool_calls"])
-def test_assistant_tool_calls_are_converted(client: FlaskClient, fmt: Format,
+def test_assistant_tool_calls_are_converted(client: WebClient, fmt: Format,
                                             calls: list[dict[str, Any]]) -> None:
     reply = add(client, "assistant", param("ASSISTANT_TOOL_CALL", json.dumps(calls)),
                 history=[USER], fmt=fmt)
@@ -83,7 +83,7 @@ def test_assistant_tool_calls_are_converted(client: FlaskClient, fmt: Format,
     assert arguments == [s["parameters"] for s in SELECTED]
 
 
-def test_single_tool_call_object_is_accepted(client: FlaskClient) -> None:
+def test_single_tool_call_object_is_accepted(client: WebClient) -> None:
     reply = add(client, "assistant", param("CONTENT", "Let me check."),
                 param("ASSISTANT_TOOL_CALL", json.dumps(SELECTED[0])), history=[USER])
     added = history_of(reply)[-1]
@@ -94,14 +94,14 @@ def test_single_tool_call_object_is_accepted(client: FlaskClient) -> None:
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("history", [[USER, ASSISTANT], [USER, ASSISTANT, TOOL_A]],
                          ids=["unanswered", "partly_answered"])
-def test_same_tool_calls_again_are_a_no_op(client: FlaskClient, fmt: Format,
+def test_same_tool_calls_again_are_a_no_op(client: WebClient, fmt: Format,
                                            history: list[dict[str, Any]]) -> None:
     reply = add(client, "assistant", param("ASSISTANT_TOOL_CALL", json.dumps(SELECTED)),
                 history=history, fmt=fmt)
     assert history_of(reply) == history
 
 
-def test_one_tool_at_a_time_repeats_part_of_the_calls(client: FlaskClient) -> None:
+def test_one_tool_at_a_time_repeats_part_of_the_calls(client: WebClient) -> None:
     """A process adding GETAGENTTOOL's single TOOL before each result changes nothing."""
     history: list[dict[str, Any]] = [USER, ASSISTANT]
     for selected, call_id in ((SELECTED[0], "call_A"), (SELECTED[1], "call_B")):
@@ -115,7 +115,7 @@ def test_one_tool_at_a_time_repeats_part_of_the_calls(client: FlaskClient) -> No
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_tool_results_answer_pending_calls(client: FlaskClient, fmt: Format) -> None:
+def test_tool_results_answer_pending_calls(client: WebClient, fmt: Format) -> None:
     first = add(client, "tool", param("CONTENT", "12 in stock"), param("TOOL_CALL_ID", "call_A"),
                 history=[USER, ASSISTANT], fmt=fmt)
     assert history_of(first) == [USER, ASSISTANT, TOOL_A]
@@ -125,7 +125,7 @@ def test_tool_results_answer_pending_calls(client: FlaskClient, fmt: Format) -> 
     assert history_of(second)[-1] == {"role": "tool", "tool_call_id": "call_B", "content": data}
 
 
-def test_json_message_content_is_appended_as_is(client: FlaskClient) -> None:
+def test_json_message_content_is_appended_as_is(client: WebClient) -> None:
     message = {"role": "assistant", "content": "Done.", "name": "bot"}
     reply = add(client, "user", param("CONTENT", json.dumps(message)), history=[USER])
     assert history_of(reply) == [USER, message]
@@ -141,12 +141,12 @@ def test_json_message_content_is_appended_as_is(client: FlaskClient) -> None:
     "[]",
     "{not json",
 ])
-def test_other_json_is_plain_content(client: FlaskClient, content: str) -> None:
+def test_other_json_is_plain_content(client: WebClient, content: str) -> None:
     reply = add(client, "user", param("CONTENT", content))
     assert history_of(reply) == [{"role": "user", "content": content}]
 
 
-def test_json_assistant_message_repeating_the_calls_is_a_no_op(client: FlaskClient) -> None:
+def test_json_assistant_message_repeating_the_calls_is_a_no_op(client: WebClient) -> None:
     reply = add(client, "assistant", param("CONTENT", json.dumps(ASSISTANT)),
                 history=[USER, ASSISTANT])
     assert history_of(reply) == [USER, ASSISTANT]
@@ -195,7 +195,7 @@ ERRORS = [
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize(("role", "params", "history", "named", "message"), ERRORS)
-def test_errors_name_the_parameter(client: FlaskClient, fmt: Format, role: str | None,
+def test_errors_name_the_parameter(client: WebClient, fmt: Format, role: str | None,
                                    params: list[Any], history: Any, named: str,
                                    message: str) -> None:
     reply = add(client, role, *params, history=history, fmt=fmt)
@@ -211,7 +211,7 @@ def test_errors_name_the_parameter(client: FlaskClient, fmt: Format, role: str |
         assert json.loads(ignored["MESSAGE_HISTORY"]) == history, "INOUT left as received"
 
 
-def test_invalid_history_json(client: FlaskClient) -> None:
+def test_invalid_history_json(client: WebClient) -> None:
     reply = post(client, "OPENAIADDMESSAGE", param("ROLE", "user"), param("CONTENT", "x"),
                  param("MESSAGE_HISTORY", "[{", "INOUT"))
     assert reply.status == 400 and "MESSAGE_HISTORY is not valid JSON" in reply.text
@@ -228,7 +228,7 @@ def test_invalid_history_json(client: FlaskClient) -> None:
     ([{"role": "robot", "content": "hi"}], "MESSAGE_HISTORY[0] has role 'robot'"),
 ])
 def test_a_history_openaichat_would_refuse_is_refused_here_too(
-        client: FlaskClient, history: list[dict[str, Any]], problem: str, fmt: Format) -> None:
+        client: WebClient, history: list[dict[str, Any]], problem: str, fmt: Format) -> None:
     """messages.py checks both applications' histories: what OPENAIADDMESSAGE returns,
     OPENAICHAT takes."""
     reply = add(client, "user", param("CONTENT", "x"), history=history, fmt=fmt)
@@ -254,8 +254,8 @@ def graphql(graphql_server: FakeWorkflowGenGraphql) -> FakeWorkflowGenGraphql:
 
 
 @pytest.fixture
-def remote_client(make_client: Callable[..., FlaskClient],
-                  graphql: FakeWorkflowGenGraphql) -> FlaskClient:
+def remote_client(make_client: Callable[..., WebClient],
+                  graphql: FakeWorkflowGenGraphql) -> WebClient:
     return make_client(**graphql.settings())
 
 
@@ -265,7 +265,7 @@ def remote(number: float = 1234) -> list[Any]:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_remote_history_is_read_updated_and_returned(
-    remote_client: FlaskClient, graphql: FakeWorkflowGenGraphql, fmt: Format
+    remote_client: WebClient, graphql: FakeWorkflowGenGraphql, fmt: Format
 ) -> None:
     graphql.add_request(1234, CONVERSATION=json.dumps([USER, ASSISTANT]), OTHER="kept")
     reply = add(remote_client, "tool", param("CONTENT", "12 in stock"),
@@ -278,7 +278,7 @@ def test_remote_history_is_read_updated_and_returned(
     assert graphql.settings()["WorkflowGenPassword"] not in reply.text
 
 
-def test_remote_empty_data_starts_a_history(remote_client: FlaskClient,
+def test_remote_empty_data_starts_a_history(remote_client: WebClient,
                                             graphql: FakeWorkflowGenGraphql) -> None:
     graphql.add_request(1234, CONVERSATION=None)
     reply = add(remote_client, "user", param("CONTENT", "Où est Montréal ?"), *remote(),
@@ -288,7 +288,7 @@ def test_remote_empty_data_starts_a_history(remote_client: FlaskClient,
     assert json.loads(graphql.data(1234, "CONVERSATION")) == expected
 
 
-def test_remote_no_op_writes_nothing(remote_client: FlaskClient,
+def test_remote_no_op_writes_nothing(remote_client: WebClient,
                                      graphql: FakeWorkflowGenGraphql) -> None:
     graphql.add_request(1234, CONVERSATION=json.dumps([USER, ASSISTANT]))
     reply = add(remote_client, "assistant", param("ASSISTANT_TOOL_CALL", json.dumps(SELECTED)),
@@ -297,7 +297,7 @@ def test_remote_no_op_writes_nothing(remote_client: FlaskClient,
     assert [c.operation for c in graphql.calls] == ["query"]
 
 
-def test_remote_without_settings_names_them(client: FlaskClient) -> None:
+def test_remote_without_settings_names_them(client: WebClient) -> None:
     reply = add(client, "user", param("CONTENT", "x"), *remote())
     assert reply.status == 500
     assert "WorkflowGenGraphqlUrl, WorkflowGenUsername, WorkflowGenPassword" in reply.text
@@ -315,7 +315,7 @@ def test_remote_without_settings_names_them(client: FlaskClient) -> None:
     ("graphql_error", 502, "workflowgen_error", "refused the request: Not allowed"),
     ("pending", 400, "invalid_parameter", "are not answered yet"),
 ])
-def test_remote_errors(remote_client: FlaskClient, graphql: FakeWorkflowGenGraphql, setup: str,
+def test_remote_errors(remote_client: WebClient, graphql: FakeWorkflowGenGraphql, setup: str,
                        status: int, code: str, fragment: str) -> None:
     if setup == "no_data":
         graphql.add_request(1234, HISTORY="[]")
@@ -335,7 +335,7 @@ def test_remote_errors(remote_client: FlaskClient, graphql: FakeWorkflowGenGraph
     assert [c.operation for c in graphql.calls if c.operation == "mutation"] == []
 
 
-def test_remote_wrong_password(make_client: Callable[..., FlaskClient],
+def test_remote_wrong_password(make_client: Callable[..., WebClient],
                                graphql: FakeWorkflowGenGraphql) -> None:
     client = make_client(**{**graphql.settings(), "WorkflowGenPassword": "Wrong-Secret-9"})
     reply = add(client, "user", param("CONTENT", "x"), *remote())
@@ -347,7 +347,7 @@ def test_remote_wrong_password(make_client: Callable[..., FlaskClient],
     assert "Wrong-Secret-9" not in ignored.text
 
 
-def test_remote_unreachable(make_client: Callable[..., FlaskClient]) -> None:
+def test_remote_unreachable(make_client: Callable[..., WebClient]) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

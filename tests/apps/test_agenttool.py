@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
+from werkzeug.test import Client as WebClient
 
 from tests.helpers import FORMATS, out, param, post
 from workflowapp.context.model import Format
@@ -28,7 +28,7 @@ TOOL_OUTS = (out("TOOL"), out("TOOL_NAME"), out("TOOL_ID"), out("TOOL_PARAMETERS
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("index", [0, 1])
-def test_get_tool_documented_example(client: FlaskClient, fmt: Format, index: int) -> None:
+def test_get_tool_documented_example(client: WebClient, fmt: Format, index: int) -> None:
     reply = post(client, "GETAGENTTOOL", param("TOOLS", json.dumps(DOC_SELECTED)),
                  param("TOOL_INDEX", index), *TOOL_OUTS, out("serial_number"),
                  out("product_name"), fmt=fmt)
@@ -44,7 +44,7 @@ def test_get_tool_documented_example(client: FlaskClient, fmt: Format, index: in
     assert reply["APP_RESPONSE_CONTENT"] is None
 
 
-def test_tool_index_defaults_to_the_first_call(client: FlaskClient) -> None:
+def test_tool_index_defaults_to_the_first_call(client: WebClient) -> None:
     reply = post(client, "GETAGENTTOOL", param("TOOLS", json.dumps(DOC_SELECTED)),
                  out("TOOL_ID"))
     assert reply["TOOL_ID"] == "call_Vuc2Ga8jP7vUksxG9C0fwpY8"
@@ -52,7 +52,7 @@ def test_tool_index_defaults_to_the_first_call(client: FlaskClient) -> None:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_openai_tool_calls_are_accepted_and_typed_by_out_parameter(
-    client: FlaskClient, fmt: Format
+    client: WebClient, fmt: Format
 ) -> None:
     reply = post(client, "GETAGENTTOOL", param("TOOLS", json.dumps(OPENAI_CALLS)), *TOOL_OUTS,
                  out("quantity", "NUMERIC"), out("serial_number"), out("rush"), fmt=fmt)
@@ -65,7 +65,7 @@ def test_openai_tool_calls_are_accepted_and_typed_by_out_parameter(
     assert reply["rush"] == "true"
 
 
-def test_objects_and_arrays_go_to_text_as_json(client: FlaskClient) -> None:
+def test_objects_and_arrays_go_to_text_as_json(client: WebClient) -> None:
     tool = {"name": "SHIP", "id": "c1",
             "parameters": {"address": {"city": "Montréal"}, "items": [1, 2]}}
     reply = post(client, "GETAGENTTOOLDATA", param("TOOL_DATA", json.dumps(tool)),
@@ -75,7 +75,7 @@ def test_objects_and_arrays_go_to_text_as_json(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_absent_property_is_emptied_and_inout_kept(client: FlaskClient, fmt: Format) -> None:
+def test_absent_property_is_emptied_and_inout_kept(client: WebClient, fmt: Format) -> None:
     tool = {"name": "GET_STOCK_INFORMATION", "id": "c2", "parameters": {"serial_number": "b4"}}
     reply = post(client, "GETAGENTTOOLDATA", param("TOOL_DATA", json.dumps(tool)),
                  param("product_name", "vis from the previous call", "OUT"),
@@ -86,7 +86,7 @@ def test_absent_property_is_emptied_and_inout_kept(client: FlaskClient, fmt: For
     assert reply["note"] == "kept"
 
 
-def test_status_outputs_are_never_properties(client: FlaskClient) -> None:
+def test_status_outputs_are_never_properties(client: WebClient) -> None:
     tool = {"name": "T", "id": "c3",
             "parameters": {"APP_RESPONSE_STATUS": "hijack", "APP_RESPONSE_CONTENT": "x"}}
     reply = post(client, "GETAGENTTOOLDATA", param("TOOL_DATA", json.dumps(tool)),
@@ -97,7 +97,7 @@ def test_status_outputs_are_never_properties(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_documented_get_tool_data_example(client: FlaskClient, fmt: Format) -> None:
+def test_documented_get_tool_data_example(client: WebClient, fmt: Format) -> None:
     tool_data = ('{"name":"GET_STOCK_INFORMATION","id":"call_75hCa1n3NZtlLLx1VGqSXY8C",'
                  '"parameters":{"serial_number":"v456"}}')
     reply = post(client, "GETAGENTTOOLDATA", param("TOOL_DATA", tool_data), out("TOOL_NAME"),
@@ -146,7 +146,7 @@ ERRORS = [
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize(("app", "params", "message", "code"), ERRORS)
-def test_errors_fail_with_a_clear_message(client: FlaskClient, fmt: Format, app: str,
+def test_errors_fail_with_a_clear_message(client: WebClient, fmt: Format, app: str,
                                           params: list[Any], message: str, code: str) -> None:
     reply = post(client, app, *params, out("TOOL_NAME"), fmt=fmt)
     assert reply.status == 400
@@ -155,7 +155,7 @@ def test_errors_fail_with_a_clear_message(client: FlaskClient, fmt: Format, app:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize(("app", "params", "message", "code"), ERRORS)
-def test_errors_ignored_fill_the_status(client: FlaskClient, fmt: Format, app: str,
+def test_errors_ignored_fill_the_status(client: WebClient, fmt: Format, app: str,
                                         params: list[Any], message: str, code: str) -> None:
     reply = post(client, app, *params, param("APP_RESPONSE_IGNORE_ERROR", "Y"),
                  out("TOOL_NAME"), out("APP_RESPONSE_STATUS"), out("APP_RESPONSE_CONTENT"),
@@ -166,7 +166,7 @@ def test_errors_ignored_fill_the_status(client: FlaskClient, fmt: Format, app: s
     assert reply["TOOL_NAME"] is None
 
 
-def test_manifest_lists_the_property_pattern(client: FlaskClient) -> None:
+def test_manifest_lists_the_property_pattern(client: WebClient) -> None:
     for app in ("GETAGENTTOOL", "GETAGENTTOOLDATA"):
         names = [p["name"] for p in client.get(f"/apps/{app}").get_json()["parameters"]]
         assert "<propertyToExtract>" in names

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
+from werkzeug.test import Client as WebClient
 
 from tests.fakes import replies
 from tests.fakes.server import FakeOpenAI
@@ -52,7 +52,7 @@ STANDARD_OUTS = (
 )
 
 
-def chat(client: FlaskClient, *params: Any, fmt: Format = Format.DATASET) -> Any:
+def chat(client: WebClient, *params: Any, fmt: Format = Format.DATASET) -> Any:
     return post(client, "OPENAICHAT", param("MODEL", "gpt-4o-mini"), *params, fmt=fmt)
 
 
@@ -64,7 +64,7 @@ def sent(fake: FakeOpenAI) -> dict[str, Any]:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_simple_call_fills_every_standard_output(
-    client: FlaskClient, fake_openai: FakeOpenAI, fmt: Format
+    client: WebClient, fake_openai: FakeOpenAI, fmt: Format
 ) -> None:
     fake_openai.push(replies.chat_reply("Bonjour !", usage=(11, 7, 18)))
     reply = chat(client, param("USER_MESSAGE", "Dis bonjour"), param("API_KEY", SECRET_KEY),
@@ -92,7 +92,7 @@ def test_simple_call_fills_every_standard_output(
 
 
 def test_message_order_across_the_three_configurations(
-    client: FlaskClient, fake_openai: FakeOpenAI
+    client: WebClient, fake_openai: FakeOpenAI
 ) -> None:
     history = [{"role": "system", "content": "h0"}, {"role": "user", "content": "h1"},
                {"role": "assistant", "content": "h2"}]
@@ -115,7 +115,7 @@ def test_message_order_across_the_three_configurations(
     assert returned[-1]["role"] == "assistant"
 
 
-def test_empty_numbered_pair_is_skipped(client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+def test_empty_numbered_pair_is_skipped(client: WebClient, fake_openai: FakeOpenAI) -> None:
     reply = chat(client, param("MESSAGE_ROLE1", "user"), param("MESSAGE_CONTENT1", "a"),
                  param("MESSAGE_ROLE2", None), param("MESSAGE_CONTENT2", None))
     assert reply.status == 200, reply.text
@@ -171,7 +171,7 @@ def test_empty_numbered_pair_is_skipped(client: FlaskClient, fake_openai: FakeOp
     ],
 )
 def test_bad_inputs_are_400_naming_the_parameter_before_any_call(
-    client: FlaskClient, fake_openai: FakeOpenAI, params: list[Any], named: str
+    client: WebClient, fake_openai: FakeOpenAI, params: list[Any], named: str
 ) -> None:
     reply = chat(client, *params)
     assert reply.status == 400, reply.text
@@ -180,7 +180,7 @@ def test_bad_inputs_are_400_naming_the_parameter_before_any_call(
 
 
 def test_ignore_error_turns_an_input_error_into_status_and_content(
-    client: FlaskClient, fake_openai: FakeOpenAI
+    client: WebClient, fake_openai: FakeOpenAI
 ) -> None:
     reply = chat(client, param("USER_MESSAGE", "x"), param("TEMPERATURE", 5),
                  param("APP_RESPONSE_IGNORE_ERROR", "y"), *STANDARD_OUTS)
@@ -191,7 +191,7 @@ def test_ignore_error_turns_an_input_error_into_status_and_content(
 
 
 def test_missing_key_names_the_setting(
-    make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI
+    make_client: Callable[..., WebClient], fake_openai: FakeOpenAI
 ) -> None:
     client = make_client(OpenAIApiKey="")
     reply = chat(client, param("USER_MESSAGE", "x"), param("PROVIDER", "openai"))
@@ -200,7 +200,7 @@ def test_missing_key_names_the_setting(
 
 
 def test_compatible_server_without_a_key(
-    make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI
+    make_client: Callable[..., WebClient], fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.require_auth = False
     client = make_client(OpenAIApiKey="")
@@ -210,7 +210,7 @@ def test_compatible_server_without_a_key(
 
 
 def test_sampling_parameters_sent_only_when_given(
-    client: FlaskClient, fake_openai: FakeOpenAI
+    client: WebClient, fake_openai: FakeOpenAI
 ) -> None:
     reply = chat(client, param("USER_MESSAGE", "x"), param("TEMPERATURE", 0.2),
                  param("TOP_P", 0.9), param("FREQUENCY_PENALTY", -1),
@@ -224,7 +224,7 @@ def test_sampling_parameters_sent_only_when_given(
 
 
 def test_openai_provider_sends_max_completion_tokens(
-    client: FlaskClient, fake_openai: FakeOpenAI
+    client: WebClient, fake_openai: FakeOpenAI
 ) -> None:
     reply = chat(client, param("USER_MESSAGE", "x"), param("PROVIDER", "OpenAI"))
     assert reply.status == 200, reply.text
@@ -233,7 +233,7 @@ def test_openai_provider_sends_max_completion_tokens(
 
 
 def test_url_parameter_and_setting(
-    make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI
+    make_client: Callable[..., WebClient], fake_openai: FakeOpenAI
 ) -> None:
     client = make_client(OpenAIChatApiUrl="")
     reply = chat(client, param("USER_MESSAGE", "x"), param("URL", fake_openai.chat_url))
@@ -241,7 +241,7 @@ def test_url_parameter_and_setting(
     assert fake_openai.requests_for("chat")
 
 
-def test_several_choices(client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+def test_several_choices(client: WebClient, fake_openai: FakeOpenAI) -> None:
     fake_openai.push(replies.chat_reply(choices=["one", "two", "three"]))
     reply = chat(client, param("USER_MESSAGE", "x"), param("NUMBER_OF_CHOICES", 3),
                  param("MESSAGE_HISTORY", None, "INOUT"), *STANDARD_OUTS)
@@ -256,7 +256,7 @@ def test_several_choices(client: FlaskClient, fake_openai: FakeOpenAI) -> None:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_documented_tools_example(
-    client: FlaskClient, fake_openai: FakeOpenAI, fmt: Format
+    client: WebClient, fake_openai: FakeOpenAI, fmt: Format
 ) -> None:
     fake_openai.push(replies.chat_reply(tool_calls=[
         ("GET_STOCK_INFORMATION", DOC_SELECTED[0]["parameters"], DOC_SELECTED[0]["id"]),
@@ -280,7 +280,7 @@ def test_documented_tools_example(
 
 
 def test_native_tools_required_and_not_parallel(
-    client: FlaskClient, fake_openai: FakeOpenAI
+    client: WebClient, fake_openai: FakeOpenAI
 ) -> None:
     native = [{"type": "function", "function": DOC_TOOLS[1]}]
     reply = chat(client, param("USER_MESSAGE", "order"), param("TOOLS", json.dumps(native)),
@@ -291,7 +291,7 @@ def test_native_tools_required_and_not_parallel(
     assert body["tool_choice"] == "required" and body["parallel_tool_calls"] is False
 
 
-def test_invalid_tool_arguments_are_reported(client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+def test_invalid_tool_arguments_are_reported(client: WebClient, fake_openai: FakeOpenAI) -> None:
     fake_openai.push(replies.chat_reply(tool_calls=[("PURCHASE_ORDER", '{"quantity": ')]))
     reply = chat(client, param("USER_MESSAGE", "x"), param("TOOLS", json.dumps(DOC_TOOLS)))
     assert reply.status == 502
@@ -301,7 +301,7 @@ def test_invalid_tool_arguments_are_reported(client: FlaskClient, fake_openai: F
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("wrapped", [True, False])
 def test_documented_json_schema_use_case(
-    client: FlaskClient, fake_openai: FakeOpenAI, fmt: Format, wrapped: bool
+    client: WebClient, fake_openai: FakeOpenAI, fmt: Format, wrapped: bool
 ) -> None:
     answer = {"advice": "Call the expert", "next_action": "expert", "confidence_level": 0.87}
     fake_openai.push(replies.chat_reply(json.dumps(answer)))
@@ -318,7 +318,7 @@ def test_documented_json_schema_use_case(
 
 
 def test_json_object_with_fences_and_typed_properties(
-    client: FlaskClient, fake_openai: FakeOpenAI
+    client: WebClient, fake_openai: FakeOpenAI
 ) -> None:
     answer = {"when": "2024-03-15T09:30:00-05:00", "tags": ["a", "b"], "count": "12",
               "detail": {"k": 1}}
@@ -350,7 +350,7 @@ def test_json_object_with_fences_and_typed_properties(
     ],
 )
 def test_unusable_json_answers_are_their_own_errors(
-    client: FlaskClient, fake_openai: FakeOpenAI, scripted: Any, code: str, fragment: str
+    client: WebClient, fake_openai: FakeOpenAI, scripted: Any, code: str, fragment: str
 ) -> None:
     params = (param("USER_MESSAGE", "Advise"), param("RESPONSE_FORMAT", "json_schema"),
               param("RESPONSE_FORMAT_JSON_SCHEMA", json.dumps(DOC_SCHEMA)), out("advice"),
@@ -367,7 +367,7 @@ def test_unusable_json_answers_are_their_own_errors(
 
 
 def test_property_that_cannot_take_the_declared_type(
-    client: FlaskClient, fake_openai: FakeOpenAI
+    client: WebClient, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.push(replies.chat_reply('{"confidence_level": "high"}'))
     reply = chat(client, param("USER_MESSAGE", "json please"),
@@ -377,7 +377,7 @@ def test_property_that_cannot_take_the_declared_type(
 
 
 def test_upstream_error_status_and_body_are_preserved(
-    client: FlaskClient, fake_openai: FakeOpenAI
+    client: WebClient, fake_openai: FakeOpenAI
 ) -> None:
     error = replies.openai_error(401, "Incorrect API key provided: sk-te***def.",
                                  code="invalid_api_key")
@@ -394,7 +394,7 @@ def test_upstream_error_status_and_body_are_preserved(
 
 
 def test_refusal_on_a_text_answer_is_the_content(
-    client: FlaskClient, fake_openai: FakeOpenAI
+    client: WebClient, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.push(replies.chat_reply(refusal="I cannot do that."))
     reply = chat(client, param("USER_MESSAGE", "x"), out("RESULT_CONTENT"))
@@ -402,7 +402,7 @@ def test_refusal_on_a_text_answer_is_the_content(
     assert reply["RESULT_CONTENT"] == "I cannot do that."
 
 
-def test_only_declared_outputs_are_written(client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+def test_only_declared_outputs_are_written(client: WebClient, fake_openai: FakeOpenAI) -> None:
     reply = chat(client, param("USER_MESSAGE", "x"), fmt=Format.JSON)
     assert reply.status == 200
     assert set(reply.values) == {"MODEL", "USER_MESSAGE"}
@@ -410,7 +410,7 @@ def test_only_declared_outputs_are_written(client: FlaskClient, fake_openai: Fak
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_control_characters_in_an_answer(
-    client: FlaskClient, fake_openai: FakeOpenAI, fmt: Format
+    client: WebClient, fake_openai: FakeOpenAI, fmt: Format
 ) -> None:
     fake_openai.push(replies.chat_reply("bell\x07 and tab\t"))
     reply = chat(client, param("USER_MESSAGE", "x"), out("RESULT_CONTENT"), fmt=fmt)
@@ -420,7 +420,7 @@ def test_control_characters_in_an_answer(
 
 
 def test_huge_and_exact_integers_in_a_json_answer(
-    client: FlaskClient, fake_openai: FakeOpenAI
+    client: WebClient, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.push(replies.chat_reply('{"id": 12345678901234567890, "n": 1' + "0" * 400 + "}"))
     params = (param("USER_MESSAGE", "json"), param("RESPONSE_FORMAT", "json_object"), out("id"))

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from PIL import Image
+from werkzeug.test import Client as WebClient
 
 from tests.attachments import samples
 from tests.fakes import anthropic_replies as areplies
@@ -53,7 +53,7 @@ def storage(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def app_client(make_client: Callable[..., FlaskClient], storage: Path) -> FlaskClient:
+def app_client(make_client: Callable[..., WebClient], storage: Path) -> WebClient:
     return make_client(WorkflowAppPathMap=rf"{STORAGE}={storage}",
                        WorkflowAppAllowedFolders=str(storage))
 
@@ -62,7 +62,7 @@ def ref(name: str, **kwargs: Any) -> FileRef:
     return FileRef(path=rf"{STORAGE}\42\{name}", name=name, **kwargs)
 
 
-def chat(client: FlaskClient, *params: Any, fmt: Format = Format.DATASET) -> Reply:
+def chat(client: WebClient, *params: Any, fmt: Format = Format.DATASET) -> Reply:
     """OPENAICHAT as OpenAI (the fake is on a loopback URL: PROVIDER says what it stands for),
     unless the test names another PROVIDER."""
     provider = [] if any(p.name == "PROVIDER" for p in params) \
@@ -90,7 +90,7 @@ def data_of(url: str, media_type: str) -> bytes:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_openai_gets_text_first_then_each_file_in_parameter_order(
-        app_client: FlaskClient, fake_openai: FakeOpenAI, fmt: Format) -> None:
+        app_client: WebClient, fake_openai: FakeOpenAI, fmt: Format) -> None:
     reply = chat(app_client, param("USER_MESSAGE", "Check these."),
                  param("ATTACHMENT10", ref("notes.txt")), param("ATTACHMENT2", ref("costs.csv")),
                  param("ATTACHMENT1", ref("invoice.pdf", content_type="application/pdf")),
@@ -120,7 +120,7 @@ def test_openai_gets_text_first_then_each_file_in_parameter_order(
     assert history[1]["role"] == "assistant"
 
 
-def test_a_big_photo_travels_whole(app_client: FlaskClient, fake_openai: FakeOpenAI,
+def test_a_big_photo_travels_whole(app_client: WebClient, fake_openai: FakeOpenAI,
                                    storage: Path) -> None:
     photo = samples.noisy_jpeg((400, 300))  # ~200 KB: spliced into the body, not re-encoded
     (storage / "42" / "big.jpg").write_bytes(photo)
@@ -132,7 +132,7 @@ def test_a_big_photo_travels_whole(app_client: FlaskClient, fake_openai: FakeOpe
 
 
 def test_without_user_message_the_files_are_a_user_message_of_their_own(
-        app_client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+        app_client: WebClient, fake_openai: FakeOpenAI) -> None:
     reply = chat(app_client, param("SYSTEM_MESSAGE", "Describe the image."),
                  param("MESSAGE_JSON", '[{"role": "user", "content": "Hello"}]'),
                  param("ATTACHMENT", ref("photo.png")))
@@ -144,7 +144,7 @@ def test_without_user_message_the_files_are_a_user_message_of_their_own(
 
 
 def test_history_keeps_the_full_parts_on_request_and_sends_them_on_as_is(
-        app_client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+        app_client: WebClient, fake_openai: FakeOpenAI) -> None:
     first = chat(app_client, param("USER_MESSAGE", "What is it?"),
                  param("ATTACHMENT", ref("photo.png")), param("ATTACHMENTS_IN_HISTORY", "Y"),
                  param("MESSAGE_HISTORY", None, "INOUT"))
@@ -161,7 +161,7 @@ def test_history_keeps_the_full_parts_on_request_and_sends_them_on_as_is(
 
 @pytest.mark.parametrize("provider", ["azure", "compatible"])
 def test_providers_without_pdf_input_get_its_text_and_images_as_parts(
-        make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI, storage: Path,
+        make_client: Callable[..., WebClient], fake_openai: FakeOpenAI, storage: Path,
         provider: str) -> None:
     client = make_client(WorkflowAppPathMap=rf"{STORAGE}={storage}",
                          WorkflowAppAllowedFolders=str(storage),
@@ -195,7 +195,7 @@ REFUSALS = [
 @pytest.mark.parametrize(("name", "variant", "code", "fragment"), REFUSALS)
 @pytest.mark.parametrize("ignore", [False, True])
 def test_refusals_send_nothing_upstream(
-        make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI, storage: Path,
+        make_client: Callable[..., WebClient], fake_openai: FakeOpenAI, storage: Path,
         fmt: Format, name: str, variant: str | None, code: str, fragment: str,
         ignore: bool) -> None:
     settings = {"WorkflowAppPathMap": rf"{STORAGE}={storage}",
@@ -227,7 +227,7 @@ def test_refusals_send_nothing_upstream(
 
 
 @pytest.mark.parametrize("ignore", [False, True])
-def test_over_the_per_call_total(make_client: Callable[..., FlaskClient],
+def test_over_the_per_call_total(make_client: Callable[..., WebClient],
                                  fake_openai: FakeOpenAI, storage: Path, ignore: bool) -> None:
     for name in ("a.pdf", "b.pdf"):
         with open(storage / "42" / name, "wb") as handle:
@@ -248,7 +248,7 @@ def test_over_the_per_call_total(make_client: Callable[..., FlaskClient],
     assert fake_openai.requests == []
 
 
-def test_image_detail_is_checked(app_client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+def test_image_detail_is_checked(app_client: WebClient, fake_openai: FakeOpenAI) -> None:
     reply = chat(app_client, param("USER_MESSAGE", "x"), param("ATTACHMENT", ref("photo.png")),
                  param("IMAGE_DETAIL", "ultra"))
     assert reply.status == 400 and "IMAGE_DETAIL must be one of auto, low, high" in reply.text
@@ -259,7 +259,7 @@ def test_image_detail_is_checked(app_client: FlaskClient, fake_openai: FakeOpenA
 @pytest.mark.parametrize("name", ["openai", "anthropic", "azure", "mistral", "gemini",
                                   "compatible"])
 def test_invoice_example_end_to_end(request: pytest.FixtureRequest,
-                                    make_client: Callable[..., FlaskClient], storage: Path,
+                                    make_client: Callable[..., WebClient], storage: Path,
                                     name: str, fmt: Format) -> None:
     """The README's worked example: an invoice PDF and a schema -> three OUT parameters."""
     client, fake = provider_client(request, make_client, storage, name)
@@ -295,7 +295,7 @@ def test_invoice_example_end_to_end(request: pytest.FixtureRequest,
     assert fake.invalid == []
 
 
-def test_attachments_with_tools(app_client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+def test_attachments_with_tools(app_client: WebClient, fake_openai: FakeOpenAI) -> None:
     fake_openai.push(replies.chat_reply(tool_calls=[("LOOKUP_SUPPLIER", {"name": "Acme Corp"})]))
     tools = [{"name": "LOOKUP_SUPPLIER", "description": "Find a supplier by name.",
               "parameters": {"type": "object", "properties": {"name": {"type": "string"}},
@@ -313,7 +313,7 @@ def test_attachments_with_tools(app_client: FlaskClient, fake_openai: FakeOpenAI
     assert history[1]["tool_calls"][0]["function"]["name"] == "LOOKUP_SUPPLIER"
 
 
-def test_logs_hold_no_file_content(make_client: Callable[..., FlaskClient],
+def test_logs_hold_no_file_content(make_client: Callable[..., WebClient],
                                    fake_openai: FakeOpenAI, storage: Path,
                                    tmp_path: Path) -> None:
     client = make_client(WorkflowAppPathMap=rf"{STORAGE}={storage}",
@@ -335,7 +335,7 @@ def test_logs_hold_no_file_content(make_client: Callable[..., FlaskClient],
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_file_texts_an_earlier_call_kept_in_the_history_stay_out_of_the_logs(
-        make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI, storage: Path,
+        make_client: Callable[..., WebClient], fake_openai: FakeOpenAI, storage: Path,
         tmp_path: Path, fmt: Format) -> None:
     """With ATTACHMENTS_IN_HISTORY=Y the files' texts travel on in MESSAGE_HISTORY: the next
     OPENAICHAT and OPENAIADDMESSAGE calls log them by name, not their content."""
@@ -369,8 +369,8 @@ def test_file_texts_an_earlier_call_kept_in_the_history_stay_out_of_the_logs(
 # --- every provider adapter ---------------------------------------------------------------
 
 
-def provider_client(request: pytest.FixtureRequest, make_client: Callable[..., FlaskClient],
-                    storage: Path, name: str) -> tuple[FlaskClient, Any]:
+def provider_client(request: pytest.FixtureRequest, make_client: Callable[..., WebClient],
+                    storage: Path, name: str) -> tuple[WebClient, Any]:
     """A client whose PROVIDER ``name`` points at that provider's fake, and the fake."""
     files = {"WorkflowAppPathMap": rf"{STORAGE}={storage}",
              "WorkflowAppAllowedFolders": str(storage)}
@@ -396,7 +396,7 @@ CSV_TEXT = "[file: costs.csv]\nitem;amount\nchairs;120\n"
 @pytest.mark.parametrize("name", ["openai", "anthropic", "mistral", "gemini", "azure",
                                   "compatible"])
 def test_each_provider_receives_its_own_parts(
-        request: pytest.FixtureRequest, make_client: Callable[..., FlaskClient], storage: Path,
+        request: pytest.FixtureRequest, make_client: Callable[..., WebClient], storage: Path,
         name: str, fmt: Format) -> None:
     client, fake = provider_client(request, make_client, storage, name)
     reply = chat(client, param("PROVIDER", name), param("USER_MESSAGE", "Read these."),
@@ -437,7 +437,7 @@ def test_each_provider_receives_its_own_parts(
 
 
 def test_anthropic_gets_big_photos_downscaled(
-        request: pytest.FixtureRequest, make_client: Callable[..., FlaskClient],
+        request: pytest.FixtureRequest, make_client: Callable[..., WebClient],
         storage: Path) -> None:
     (storage / "42" / "wide.jpg").write_bytes(samples.image("JPEG", (3000, 1500)))
     client, fake = provider_client(request, make_client, storage, "anthropic")
@@ -451,7 +451,7 @@ def test_anthropic_gets_big_photos_downscaled(
 
 
 def test_a_history_with_parts_from_an_earlier_call_goes_on_to_anthropic(
-        request: pytest.FixtureRequest, make_client: Callable[..., FlaskClient],
+        request: pytest.FixtureRequest, make_client: Callable[..., WebClient],
         storage: Path) -> None:
     client, fake = provider_client(request, make_client, storage, "anthropic")
     earlier = [{"role": "user", "content": [

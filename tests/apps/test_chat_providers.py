@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from werkzeug.test import Client as WebClient
 
 from tests.fakes import anthropic_replies as areplies
 from tests.fakes import replies
 from tests.fakes.compat_replies import mistral_reply
-from tests.helpers import FORMATS, Reply, out, param, post
+from tests.helpers import FORMATS, Reply, out, param, post, services_of
 from workflowapp.context.model import Format
 
 ANTHROPIC_KEY = "sk-ant-test-SECRET-anthropic-0123456789"
@@ -102,7 +102,7 @@ def provider(request: pytest.FixtureRequest) -> Provider:
         lambda data: replies.chat_reply(json.dumps(data)))
 
 
-def chat(make_client: Callable[..., FlaskClient], provider: Provider, *params: Any,
+def chat(make_client: Callable[..., WebClient], provider: Provider, *params: Any,
          fmt: Format = Format.DATASET) -> Reply:
     client = make_client(**provider.settings)
     return post(client, "OPENAICHAT", param("MODEL", "model-x"),
@@ -118,7 +118,7 @@ STANDARD_OUTS = (out("RESULT"), out("RESULT_CONTENT"), out("RESULT_CONTENTS"),
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_system_and_user(make_client: Callable[..., FlaskClient], provider: Provider,
+def test_system_and_user(make_client: Callable[..., WebClient], provider: Provider,
                          fmt: Format) -> None:
     provider.fake.push(provider.text("Bonjour"))
     reply = chat(make_client, provider, param("SYSTEM_MESSAGE", "You are terse."),
@@ -154,7 +154,7 @@ def test_system_and_user(make_client: Callable[..., FlaskClient], provider: Prov
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_numbered_json_and_history_in_order(make_client: Callable[..., FlaskClient],
+def test_numbered_json_and_history_in_order(make_client: Callable[..., WebClient],
                                             provider: Provider, fmt: Format) -> None:
     provider.fake.push(provider.text("4"))
     history = [{"role": "user", "content": "2+1?"}, {"role": "assistant", "content": "3"}]
@@ -178,7 +178,7 @@ def test_numbered_json_and_history_in_order(make_client: Callable[..., FlaskClie
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_documented_tools_example(make_client: Callable[..., FlaskClient],
+def test_documented_tools_example(make_client: Callable[..., WebClient],
                                   provider: Provider, fmt: Format) -> None:
     provider.fake.push(provider.tools(CALLS))
     reply = chat(make_client, provider, param("USER_MESSAGE", "Stock of vis and boulons?"),
@@ -208,7 +208,7 @@ def test_documented_tools_example(make_client: Callable[..., FlaskClient],
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_documented_json_schema_example(make_client: Callable[..., FlaskClient],
+def test_documented_json_schema_example(make_client: Callable[..., WebClient],
                                         provider: Provider, fmt: Format) -> None:
     provider.fake.push(provider.json(ADVICE))
     reply = chat(make_client, provider, param("USER_MESSAGE", "My order is late."),
@@ -231,7 +231,7 @@ def test_documented_json_schema_example(make_client: Callable[..., FlaskClient],
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_json_object(make_client: Callable[..., FlaskClient], provider: Provider,
+def test_json_object(make_client: Callable[..., WebClient], provider: Provider,
                      fmt: Format) -> None:
     provider.fake.push(provider.json(ADVICE))
     reply = chat(make_client, provider, param("USER_MESSAGE", "Advise me in JSON."),
@@ -247,7 +247,7 @@ def test_json_object(make_client: Callable[..., FlaskClient], provider: Provider
 
 
 def test_json_object_without_the_word_json_only_refused_for_openai(
-    make_client: Callable[..., FlaskClient], provider: Provider
+    make_client: Callable[..., WebClient], provider: Provider
 ) -> None:
     provider.fake.push(provider.json(ADVICE))
     reply = chat(make_client, provider, param("USER_MESSAGE", "Advise me."),
@@ -274,7 +274,7 @@ ODD_URLS = ["http://[x", "http://[::1", "https://ｅｘａｍｐｌｅ.com/v1/ch
           deadline=None)
 @given(url=st.sampled_from(ODD_URLS) | st.text(max_size=40).map(lambda t: "http://" + t)
        | st.text(max_size=40), provider=st.sampled_from([None, "openai", "anthropic"]))
-def test_odd_urls_are_a_400_naming_url(client: FlaskClient, app: str, url: str,
+def test_odd_urls_are_a_400_naming_url(client: WebClient, app: str, url: str,
                                        provider: str | None) -> None:
     if not url.strip() or (provider == "anthropic" and app == "OPENAIMODERATION"):
         return  # an empty URL means the default; moderation refuses anthropic first
@@ -288,14 +288,14 @@ def test_odd_urls_are_a_400_naming_url(client: FlaskClient, app: str, url: str,
 
 
 def test_attempts_and_retries_reach_the_events_hub(
-    make_client: Callable[..., FlaskClient], fake_anthropic: Any
+    make_client: Callable[..., WebClient], fake_anthropic: Any
 ) -> None:
     from workflowapp.events import UpstreamAttempt, UpstreamRetry
 
     client = make_client(AnthropicApiKey=ANTHROPIC_KEY,
                          AnthropicChatApiUrl=fake_anthropic.messages_url)
     seen: list[Any] = []
-    client.application.extensions["workflowapp"].events.subscribe(seen.append)
+    services_of(client).events.subscribe(seen.append)
     fake_anthropic.push(areplies.overloaded_reply(), areplies.text_reply("ok"))
     reply = post(client, "OPENAICHAT", param("MODEL", "m"), param("PROVIDER", "anthropic"),
                  param("USER_MESSAGE", "hi"), out("RESULT_CONTENT"))
@@ -332,7 +332,7 @@ def test_call_metrics_carry_provider_model_and_tokens(
 
 
 def test_mistral_and_gemini_errors_are_readable(
-    make_client: Callable[..., FlaskClient], fake_mistral: Any, fake_gemini: Any
+    make_client: Callable[..., WebClient], fake_mistral: Any, fake_gemini: Any
 ) -> None:
     from tests.fakes.compat_spec import gemini_error_body, mistral_error_body
 
@@ -356,7 +356,7 @@ def test_mistral_and_gemini_errors_are_readable(
 
 
 def test_reasoning_effort_and_cached_tokens(
-    make_client: Callable[..., FlaskClient], fake_anthropic: Any, fake_openai: Any
+    make_client: Callable[..., WebClient], fake_anthropic: Any, fake_openai: Any
 ) -> None:
     client = make_client(AnthropicApiKey=ANTHROPIC_KEY,
                          AnthropicChatApiUrl=fake_anthropic.messages_url)
@@ -380,7 +380,7 @@ def test_reasoning_effort_and_cached_tokens(
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("name", ["mistral", "gemini"])
 def test_reasoning_effort_and_cached_tokens_compatible_modes(
-    make_client: Callable[..., FlaskClient], request: pytest.FixtureRequest, name: str,
+    make_client: Callable[..., WebClient], request: pytest.FixtureRequest, name: str,
     fmt: Format,
 ) -> None:
     fake: Any = request.getfixturevalue(f"fake_{name}")

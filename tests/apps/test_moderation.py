@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
+from werkzeug.test import Client as WebClient
 
 from tests.fakes import replies
 from tests.fakes.server import FakeOpenAI
@@ -19,12 +19,12 @@ OUTS = (out("FLAGGED"), out("FLAGGED_CATEGORIES"), out("CATEGORY_SCORES"), out("
         out("RESULT_REQUEST_ID"))
 
 
-def moderate(client: FlaskClient, *params: Any, fmt: Format = Format.DATASET) -> Reply:
+def moderate(client: WebClient, *params: Any, fmt: Format = Format.DATASET) -> Reply:
     return post(client, "OPENAIMODERATION", *params, *OUTS, fmt=fmt)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_flagged_text(client: FlaskClient, fake_openai: FakeOpenAI, fmt: Format) -> None:
+def test_flagged_text(client: WebClient, fake_openai: FakeOpenAI, fmt: Format) -> None:
     fake_openai.push(replies.moderation_reply(scores={"harassment": 0.7, "violence": 0.95,
                                                       "hate": 0.6}))
     reply = moderate(client, param("TEXT", "I will hurt you"), param("API_KEY", SECRET_KEY),
@@ -44,7 +44,7 @@ def test_flagged_text(client: FlaskClient, fake_openai: FakeOpenAI, fmt: Format)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_clean_text(client: FlaskClient, fake_openai: FakeOpenAI, fmt: Format) -> None:
+def test_clean_text(client: WebClient, fake_openai: FakeOpenAI, fmt: Format) -> None:
     fake_openai.push(replies.moderation_reply(flagged=False))
     reply = moderate(client, param("TEXT", "Good morning"), fmt=fmt)
     assert reply["FLAGGED"] == "false"
@@ -52,7 +52,7 @@ def test_clean_text(client: FlaskClient, fake_openai: FakeOpenAI, fmt: Format) -
     assert len(json.loads(reply["CATEGORY_SCORES"])) == 13
 
 
-def test_null_category_flags_and_model(client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+def test_null_category_flags_and_model(client: WebClient, fake_openai: FakeOpenAI) -> None:
     fake_openai.push(replies.moderation_reply(
         categories=["hate"], null_categories=["illicit", "illicit/violent"]))
     reply = moderate(client, param("TEXT", "x"), param("MODEL", "text-moderation-latest"))
@@ -62,13 +62,13 @@ def test_null_category_flags_and_model(client: FlaskClient, fake_openai: FakeOpe
     assert fake_openai.last_request.json["model"] == "text-moderation-latest"
 
 
-def test_equal_scores_are_ordered_by_name(client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+def test_equal_scores_are_ordered_by_name(client: WebClient, fake_openai: FakeOpenAI) -> None:
     fake_openai.push(replies.moderation_reply(categories=["violence", "hate", "sexual"]))
     reply = moderate(client, param("TEXT", "x"))
     assert reply["FLAGGED_CATEGORIES"] == "hate,sexual,violence"
 
 
-def test_url_setting_and_parameter(make_client: Callable[..., FlaskClient],
+def test_url_setting_and_parameter(make_client: Callable[..., WebClient],
                                    fake_openai: FakeOpenAI) -> None:
     client = make_client(OpenAIModerationApiUrl=f"{fake_openai.base_url}/moderations")
     assert moderate(client, param("TEXT", "x")).status == 200
@@ -78,7 +78,7 @@ def test_url_setting_and_parameter(make_client: Callable[..., FlaskClient],
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_upstream_error_status_and_body(client: FlaskClient, fake_openai: FakeOpenAI,
+def test_upstream_error_status_and_body(client: WebClient, fake_openai: FakeOpenAI,
                                         fmt: Format) -> None:
     error = replies.openai_error(401, "Incorrect API key provided.", code="invalid_api_key")
     fake_openai.push(error)
@@ -96,7 +96,7 @@ def test_upstream_error_status_and_body(client: FlaskClient, fake_openai: FakeOp
 
 
 @pytest.mark.parametrize("ignore", [False, True])
-def test_timeout_is_504(client: FlaskClient, fake_openai: FakeOpenAI, ignore: bool) -> None:
+def test_timeout_is_504(client: WebClient, fake_openai: FakeOpenAI, ignore: bool) -> None:
     fake_openai.push(replies.delay_reply(3.0))
     reply = moderate(client, param("TEXT", "x"), param("TIMEOUT", 1), param("MAX_RETRIES", 0),
                      param("APP_RESPONSE_IGNORE_ERROR", "Y" if ignore else "N"))
@@ -111,7 +111,7 @@ def test_timeout_is_504(client: FlaskClient, fake_openai: FakeOpenAI, ignore: bo
     {"id": "modr-1", "model": "omni-moderation-latest", "results": []},
     {"id": "modr-1"},
 ])
-def test_answer_without_results_is_502(client: FlaskClient, fake_openai: FakeOpenAI,
+def test_answer_without_results_is_502(client: WebClient, fake_openai: FakeOpenAI,
                                        body: dict[str, Any]) -> None:
     fake_openai.push(replies.json_reply(body))
     reply = moderate(client, param("TEXT", "x"))
@@ -120,7 +120,7 @@ def test_answer_without_results_is_502(client: FlaskClient, fake_openai: FakeOpe
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_missing_text_and_key(make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI,
+def test_missing_text_and_key(make_client: Callable[..., WebClient], fake_openai: FakeOpenAI,
                               fmt: Format) -> None:
     client = make_client(OpenAIApiKey="")
     missing_text = moderate(client, fmt=fmt)
@@ -134,7 +134,7 @@ def test_missing_text_and_key(make_client: Callable[..., FlaskClient], fake_open
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_404_names_the_endpoint(client: FlaskClient, fake_openai: FakeOpenAI, sleeps: list[float],
+def test_404_names_the_endpoint(client: WebClient, fake_openai: FakeOpenAI, sleeps: list[float],
                                 fmt: Format) -> None:
     # A compatible server without /moderations (llama.cpp, Ollama, vLLM): a 404 from the route.
     not_found = replies.error_reply(404, replies.error_body("File Not Found", "not_found_error"))

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
+from werkzeug.test import Client as WebClient
 
 from tests.fakes import anthropic_replies as areplies
 from tests.fakes import replies
@@ -37,7 +37,7 @@ def history_param(history: str | None) -> Any:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_tool_loop(client: FlaskClient, fake_openai: FakeOpenAI, fmt: Format) -> None:
+def test_tool_loop(client: WebClient, fake_openai: FakeOpenAI, fmt: Format) -> None:
     fake_openai.push(replies.chat_reply(tool_calls=CALLS),
                      replies.chat_reply("Vis: 12 in stock; boulons: 3 in stock."))
 
@@ -97,7 +97,7 @@ def test_tool_loop(client: FlaskClient, fake_openai: FakeOpenAI, fmt: Format) ->
                                 "content": "Vis: 12 in stock; boulons: 3 in stock."}
 
 
-def test_a_missing_tool_result_is_caught_before_openai(client: FlaskClient,
+def test_a_missing_tool_result_is_caught_before_openai(client: WebClient,
                                                        fake_openai: FakeOpenAI) -> None:
     """Adding the next user message while a call is unanswered fails here, not upstream."""
     fake_openai.push(replies.chat_reply(tool_calls=CALLS))
@@ -122,7 +122,7 @@ LOOP_IDS = {"openai": ["call_1", "call_2"], "gemini": ["call_1", "call_2"],
             "mistral": ["a1B2c3D4e", "f5G6h7J8k"], "anthropic": ["toolu_01A", "toolu_01B"]}
 
 
-def _loop_client(request: pytest.FixtureRequest, make_client: Any) -> tuple[FlaskClient, dict[
+def _loop_client(request: pytest.FixtureRequest, make_client: Any) -> tuple[WebClient, dict[
         str, Any]]:
     fakes = {"openai": request.getfixturevalue("fake_openai"),
              "anthropic": request.getfixturevalue("fake_anthropic"),

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
+from werkzeug.test import Client as WebClient
 
 from tests.fakes import replies
 from tests.fakes.server import FakeOpenAI
@@ -33,19 +33,19 @@ def storage(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def app_client(make_client: Callable[..., FlaskClient], storage: Path) -> FlaskClient:
+def app_client(make_client: Callable[..., WebClient], storage: Path) -> WebClient:
     return make_client(WorkflowAppPathMap=rf"C:\wfgen\storage={storage}",
                        WorkflowAppAllowedFolders=str(storage))
 
 
-def transcribe(client: FlaskClient, file: FileRef | None, *params: Any,
+def transcribe(client: WebClient, file: FileRef | None, *params: Any,
                fmt: Format = Format.DATASET) -> Reply:
     given = [param("FILE", file)] if file is not None else []
     return post(client, "OPENAITRANSCRIPTION", *given, *params, *OUTS, fmt=fmt)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_windows_path_is_mapped_and_uploaded(app_client: FlaskClient, fake_openai: FakeOpenAI,
+def test_windows_path_is_mapped_and_uploaded(app_client: WebClient, fake_openai: FakeOpenAI,
                                              fmt: Format) -> None:
     fake_openai.push(replies.transcription_reply("Bonjour tout le monde."))
     ref = FileRef(path=WINDOWS_PATH, name="a.wav", content_type="audio/wav", size=len(AUDIO))
@@ -65,7 +65,7 @@ def test_windows_path_is_mapped_and_uploaded(app_client: FlaskClient, fake_opena
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_verbose_output_and_options(app_client: FlaskClient, fake_openai: FakeOpenAI,
+def test_verbose_output_and_options(app_client: WebClient, fake_openai: FakeOpenAI,
                                     fmt: Format) -> None:
     fake_openai.push(replies.transcription_reply("Salut.", language="french", duration=2.5))
     reply = transcribe(app_client, FileRef(path=WINDOWS_PATH), param("VERBOSE_OUTPUT", "Y"),
@@ -85,7 +85,7 @@ def test_verbose_output_and_options(app_client: FlaskClient, fake_openai: FakeOp
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_words_output_implies_verbose(app_client: FlaskClient, fake_openai: FakeOpenAI,
+def test_words_output_implies_verbose(app_client: WebClient, fake_openai: FakeOpenAI,
                                       fmt: Format) -> None:
     fake_openai.push(replies.transcription_reply(
         "one two three", words=[("one", 0.0, 0.4), ("two", 0.4, 0.8), (" three", 0.8, 1.2)]))
@@ -99,13 +99,13 @@ def test_words_output_implies_verbose(app_client: FlaskClient, fake_openai: Fake
     assert form["timestamp_granularities"] == ["word", "segment"]
 
 
-def test_default_word_separator(app_client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+def test_default_word_separator(app_client: WebClient, fake_openai: FakeOpenAI) -> None:
     fake_openai.push(replies.transcription_reply("a b"))
     reply = transcribe(app_client, FileRef(path=WINDOWS_PATH), param("WORDS_OUTPUT", "Y"))
     assert reply["RESULT_WORDS"] == "a,b"
 
 
-def test_json_only_model_without_verbose(app_client: FlaskClient,
+def test_json_only_model_without_verbose(app_client: WebClient,
                                          fake_openai: FakeOpenAI) -> None:
     reply = transcribe(app_client, FileRef(path=WINDOWS_PATH),
                        param("MODEL", "gpt-4o-mini-transcribe"))
@@ -118,7 +118,7 @@ def test_json_only_model_without_verbose(app_client: FlaskClient,
     ("gpt-4o-mini-transcribe-2025-12-15", "WORDS_OUTPUT"),
     ("gpt-transcribe", "VERBOSE_OUTPUT"),
 ])
-def test_json_only_models_refuse_verbose(app_client: FlaskClient, fake_openai: FakeOpenAI,
+def test_json_only_models_refuse_verbose(app_client: WebClient, fake_openai: FakeOpenAI,
                                          model: str, switch: str) -> None:
     reply = transcribe(app_client, FileRef(path=WINDOWS_PATH), param("MODEL", model),
                        param(switch, "Y"))
@@ -128,7 +128,7 @@ def test_json_only_models_refuse_verbose(app_client: FlaskClient, fake_openai: F
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_unc_path_and_guessed_content_type(make_client: Callable[..., FlaskClient],
+def test_unc_path_and_guessed_content_type(make_client: Callable[..., WebClient],
                                            fake_openai: FakeOpenAI, tmp_path: Path,
                                            fmt: Format) -> None:
     share = tmp_path / "share"
@@ -144,7 +144,7 @@ def test_unc_path_and_guessed_content_type(make_client: Callable[..., FlaskClien
         "call.mp3", "audio/mpeg", b"ID3 fake mp3")
 
 
-def test_local_path_without_mapping(make_client: Callable[..., FlaskClient],
+def test_local_path_without_mapping(make_client: Callable[..., WebClient],
                                     fake_openai: FakeOpenAI, storage: Path) -> None:
     client = make_client(WorkflowAppAllowedFolders=str(storage))
     reply = transcribe(client, FileRef(path=str(storage / "1" / "a.wav")))
@@ -172,7 +172,7 @@ FILE_ERRORS = [
 @pytest.mark.parametrize(("path", "status", "code", "fragment"), FILE_ERRORS)
 @pytest.mark.parametrize("ignore", [False, True])
 def test_file_refusals_before_any_upload(
-    make_client: Callable[..., FlaskClient], fake_openai: FakeOpenAI, storage: Path,
+    make_client: Callable[..., WebClient], fake_openai: FakeOpenAI, storage: Path,
     fmt: Format, path: str, status: int, code: str, fragment: str, ignore: bool,
 ) -> None:
     limit = "16" if path == "large" else "26214400"
@@ -196,7 +196,7 @@ def test_file_refusals_before_any_upload(
     assert fake_openai.requests == []
 
 
-def test_no_allowed_folder_reads_nothing(make_client: Callable[..., FlaskClient],
+def test_no_allowed_folder_reads_nothing(make_client: Callable[..., WebClient],
                                          fake_openai: FakeOpenAI, storage: Path) -> None:
     client = make_client(WorkflowAppPathMap=rf"C:\wfgen\storage={storage}")
     reply = transcribe(client, FileRef(path=WINDOWS_PATH))
@@ -209,7 +209,7 @@ def test_no_allowed_folder_reads_nothing(make_client: Callable[..., FlaskClient]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_input_errors(app_client: FlaskClient, fake_openai: FakeOpenAI, fmt: Format) -> None:
+def test_input_errors(app_client: WebClient, fake_openai: FakeOpenAI, fmt: Format) -> None:
     missing = transcribe(app_client, None, fmt=fmt)
     assert missing.status == 400 and "Parameter FILE is required" in missing.text
     hot = transcribe(app_client, FileRef(path=WINDOWS_PATH), param("TEMPERATURE", 1.5), fmt=fmt)
@@ -220,7 +220,7 @@ def test_input_errors(app_client: FlaskClient, fake_openai: FakeOpenAI, fmt: For
     assert fake_openai.requests == []
 
 
-def test_upstream_error_is_502_with_its_body(app_client: FlaskClient,
+def test_upstream_error_is_502_with_its_body(app_client: WebClient,
                                              fake_openai: FakeOpenAI) -> None:
     error = replies.openai_error(400, "Audio file might be corrupted or unsupported",
                                  param="file", code="invalid_value")
@@ -234,20 +234,20 @@ def test_upstream_error_is_502_with_its_body(app_client: FlaskClient,
     assert ignored["TEXT"] is None
 
 
-def test_timeout_is_504(app_client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+def test_timeout_is_504(app_client: WebClient, fake_openai: FakeOpenAI) -> None:
     fake_openai.push(replies.delay_reply(3.0))
     reply = transcribe(app_client, FileRef(path=WINDOWS_PATH), param("TIMEOUT", 1),
                        param("MAX_RETRIES", 0))
     assert reply.status == 504
 
 
-def test_answer_without_text_is_502(app_client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+def test_answer_without_text_is_502(app_client: WebClient, fake_openai: FakeOpenAI) -> None:
     fake_openai.push(replies.json_reply({"language": "en"}))
     reply = transcribe(app_client, FileRef(path=WINDOWS_PATH))
     assert reply.status == 502 and "no text" in reply.text
 
 
-def test_azure_deployment_url(app_client: FlaskClient, fake_openai: FakeOpenAI) -> None:
+def test_azure_deployment_url(app_client: WebClient, fake_openai: FakeOpenAI) -> None:
     url = fake_openai.azure_transcriptions_url()
     reply = transcribe(app_client, FileRef(path=WINDOWS_PATH), param("URL", url),
                        param("PROVIDER", "azure"))
@@ -258,7 +258,7 @@ def test_azure_deployment_url(app_client: FlaskClient, fake_openai: FakeOpenAI) 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("ignore", [False, True])
-def test_501_is_never_retried(app_client: FlaskClient, fake_openai: FakeOpenAI,
+def test_501_is_never_retried(app_client: WebClient, fake_openai: FakeOpenAI,
                               sleeps: list[float], fmt: Format, ignore: bool) -> None:
     # llama.cpp's llama-server answers 501 on /audio/transcriptions without an audio model.
     fake_openai.push(replies.error_reply(501, replies.error_body(

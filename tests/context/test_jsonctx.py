@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from hypothesis import given
 from hypothesis import strategies as st
+from werkzeug.test import Client as WebClient
 
 from tests.context.strategies import contexts
 from workflowapp.context import jsonctx, read_context, write_context
@@ -284,7 +284,7 @@ def test_a_flat_object_is_told_what_a_json_context_looks_like(values: dict[str, 
     assert '"direction": "IN"' in caught.value.message
 
 
-def test_a_flat_model_post_gets_a_400_that_shows_the_shape(client: FlaskClient) -> None:
+def test_a_flat_model_post_gets_a_400_that_shows_the_shape(client: WebClient) -> None:
     response = client.post("/OPENAICHAT", data=b'{"MODEL": "gpt-4o-mini", "USER_MESSAGE": "hi"}',
                            content_type="application/json")
     assert response.status_code == 400

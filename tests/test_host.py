@@ -1,22 +1,26 @@
-"""The lean POST /<APP> path answers exactly as Flask's own dispatch does, and steps aside when
-the Flask application has hooks it would not run."""
+"""The host's own POST /<APP> path answers exactly as Flask's dispatch does, imports no Flask
+until another request needs it, and steps aside when the Flask application has hooks it would
+not run."""
 
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask, request_finished
-from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from werkzeug.test import Client as WebClient
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from tests.helpers import context, out, param
 from workflowapp.context.model import Format
-from workflowapp.lean import LeanPost
+from workflowapp.host import Host
 
 ECHO = context(param("A", "é & <b>"), out("A_OUT"))
 AUTH = {"WorkflowAppUsername": "wfgen", "WorkflowAppPassword": "s3cret-pass",
@@ -48,10 +52,15 @@ def answer(wsgi: Any, path: str, method: str, body: bytes, extra: dict[str, str]
 
 
 @pytest.fixture
-def app(make_client: Callable[..., FlaskClient]) -> Flask:
-    flask_app = make_client(**AUTH).application
-    assert isinstance(flask_app, Flask)
-    return flask_app
+def host(make_client: Callable[..., WebClient]) -> Host:
+    built = make_client(**AUTH).application
+    assert isinstance(built, Host)
+    return built
+
+
+@pytest.fixture
+def app(host: Host) -> Flask:
+    return host.flask
 
 
 @pytest.fixture
@@ -74,16 +83,13 @@ def dispatched(app: Flask, monkeypatch: pytest.MonkeyPatch) -> list[str]:
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=paths, method=st.sampled_from(["POST", "GET", "PUT", "HEAD"]), body=bodies,
        extra=headers)
-def test_same_answer_as_flask(app: Flask, path: str, method: str, body: bytes,
+def test_same_answer_as_flask(host: Host, app: Flask, path: str, method: str, body: bytes,
                               extra: dict[str, str]) -> None:
-    lean = app.wsgi_app
-    assert isinstance(lean, LeanPost)
-    assert answer(lean, path, method, body, extra) == answer(lean.flask, path, method, body,
-                                                             extra)
+    assert answer(host, path, method, body, extra) == answer(app, path, method, body, extra)
 
 
-def test_post_app_skips_flask_dispatch(app: Flask, dispatched: list[str]) -> None:
-    client = app.test_client()
+def test_post_app_skips_flask_dispatch(host: Host, dispatched: list[str]) -> None:
+    client = host.test_client()
     response = client.post("/ECHO", data=ECHO, headers={"Authorization": GOOD})
     assert response.status_code == 200
     assert response.headers["X-Frame-Options"] == "DENY"
@@ -91,38 +97,36 @@ def test_post_app_skips_flask_dispatch(app: Flask, dispatched: list[str]) -> Non
     assert dispatched == ["/healthz"]
 
 
-def test_errors_are_the_flask_handlers_answers(app: Flask, monkeypatch: pytest.MonkeyPatch
-                                               ) -> None:
+def test_errors_are_the_flask_handlers_answers(host: Host, app: Flask,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*_: Any, **__: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("workflowapp.web.execute", broken)
-    lean = app.wsgi_app
-    assert isinstance(lean, LeanPost)
-    found = answer(lean, "/ECHO", "POST", ECHO, {"Authorization": GOOD})
-    assert found == answer(lean.flask, "/ECHO", "POST", ECHO, {"Authorization": GOOD})
+    monkeypatch.setattr("workflowapp.post.execute", broken)
+    found = answer(host, "/ECHO", "POST", ECHO, {"Authorization": GOOD})
+    assert found == answer(app, "/ECHO", "POST", ECHO, {"Authorization": GOOD})
     status, headers, body = found
     assert status.startswith("500") and b"failed unexpectedly" in body
     assert ("X-Content-Type-Options", "nosniff") in headers
     assert b"boom" not in body
 
 
-def test_steps_aside_when_flask_has_hooks_it_would_skip(app: Flask, dispatched: list[str]
-                                                        ) -> None:
+def test_steps_aside_when_flask_has_hooks_it_would_skip(host: Host, app: Flask,
+                                                        dispatched: list[str]) -> None:
     calls: list[str] = []
 
     def before() -> None:
         calls.append("before")
 
     app.before_request(before)
-    response = app.test_client().post("/ECHO", data=ECHO, headers={"Authorization": GOOD})
+    response = host.test_client().post("/ECHO", data=ECHO, headers={"Authorization": GOOD})
     assert response.status_code == 200
     assert calls == ["before"]
     assert dispatched == ["/ECHO"]
 
 
-def test_steps_aside_for_receivers_of_flask_request_signals(app: Flask, dispatched: list[str]
-                                                           ) -> None:
+def test_steps_aside_for_receivers_of_flask_request_signals(host: Host, app: Flask,
+                                                           dispatched: list[str]) -> None:
     finished: list[int] = []
 
     def record(sender: Any, response: Any, **_: Any) -> None:
@@ -130,9 +134,45 @@ def test_steps_aside_for_receivers_of_flask_request_signals(app: Flask, dispatch
 
     request_finished.connect(record, app)
     try:
-        response = app.test_client().post("/ECHO", data=ECHO, headers={"Authorization": GOOD})
+        response = host.test_client().post("/ECHO", data=ECHO, headers={"Authorization": GOOD})
     finally:
         request_finished.disconnect(record, app)
     assert response.status_code == 200
     assert finished == [200]
     assert dispatched == ["/ECHO"]
+
+
+@pytest.mark.parametrize("hook", ["after_request", "errorhandler", "teardown_request"])
+def test_steps_aside_for_any_hook_of_ones_own(host: Host, app: Flask, dispatched: list[str],
+                                             hook: str) -> None:
+    def own(value: Any = None) -> Any:
+        return value
+
+    if hook == "errorhandler":
+        app.errorhandler(KeyError)(own)
+    else:
+        getattr(app, hook)(own)
+    response = host.test_client().post("/ECHO", data=ECHO, headers={"Authorization": GOOD})
+    assert response.status_code == 200
+    assert dispatched == ["/ECHO"]
+
+
+WORKER = r"""
+import sys
+from workflowapp import create_app
+from workflowapp.settings import Settings
+host = create_app(Settings.load({}, env_file="absent.env", web_config="absent.config"))
+client = host.test_client()
+body = sys.stdin.buffer.read()
+assert client.post("/ECHO", data=body).status_code == 200
+print("flask" in sys.modules, "jinja2" in sys.modules)
+assert client.get("/healthz").status_code == 200
+print("flask" in sys.modules)
+"""
+
+
+def test_a_worker_serving_only_posts_never_imports_flask(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", WORKER], input=ECHO, capture_output=True,
+                          cwd=tmp_path, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert done.stdout.split() == [b"False", b"False", b"True"]

@@ -1,0 +1,125 @@
+"""The host's WSGI application: ``POST /<APP>`` answered here, everything else by Flask.
+
+``POST /<APP>`` is the one request WorkflowGen sends, so it is answered with werkzeug alone
+(:mod:`workflowapp.post`): no Flask import, application or request context, routing, session
+or signals. The Flask application (:mod:`workflowapp.web`: ``GET /apps``, ``/healthz``,
+``/metrics``, the 404/405 answers) is built on the first other request. A worker thus starts
+without importing Flask, Jinja and Click (~40 ms of each worker's start, bench/coldstart.py),
+and a call costs less CPU.
+
+Once the Flask application exists, everything goes to it while it has hooks this path would
+skip (``before_request``, URL value preprocessors, teardown functions, receivers of Flask's
+request signals): observers belong on :mod:`workflowapp.events`, which both paths emit alike.
+Both paths answer through :func:`workflowapp.post.answer`, with the same security headers and
+error answers (``tests/test_host.py`` compares them).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from .auth import FailureLimiter
+from .post import SECURITY_HEADERS, answer, unexpected
+from .wire import Request, Response
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from flask import Flask
+    from werkzeug.test import Client
+
+    from .apps.call import Services
+
+#: Flask's per-request signals, which the POST path does not send.
+_REQUEST_SIGNALS = ("request_started", "request_finished", "got_request_exception",
+                    "request_tearing_down")
+
+
+class Host:
+    """The WSGI application serving every registered workflow application."""
+
+    def __init__(self, services: Services,
+                 metrics: Callable[[], tuple[bytes, str]] | None = None) -> None:
+        self.services = services
+        #: Renders ``GET /metrics``; none: the route does not exist.
+        self.metrics = metrics
+        self.limiter = FailureLimiter(services.settings.get_int("WorkflowAppAuthFailureLimit"))
+        self.limit = services.settings.max_request_bytes
+        self._own_hooks: frozenset[object] = frozenset()
+
+    @functools.cached_property
+    def flask(self) -> Flask:
+        """The Flask application for every request but a plain ``POST /<APP>``."""
+        from .web import create_app
+
+        app = create_app(self)
+        self._own_hooks = _hooks(app)
+        return app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
+                 ) -> Iterable[bytes]:
+        name = _app_name(environ)
+        if name is None or not self._plain():
+            return self.flask(environ, start_response)
+        response = self.post(name, environ)
+        return response(environ, start_response)
+
+    def post(self, name: str, environ: WSGIEnvironment) -> Response:
+        """The answer to ``POST /<name>``, security headers included."""
+        try:
+            response = answer(self, name, Request(environ))
+        except Exception:  # noqa: BLE001 - logged; the client gets a plain 500
+            response = unexpected()
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    def test_client(self) -> Client:
+        """A werkzeug test client calling this application in-process (``workflowapp call``,
+        the tests), from 127.0.0.1 as a server reports its clients."""
+        from werkzeug.test import Client
+
+        class LocalClient(Client):
+            def open(self, *args: Any, **kwargs: Any) -> Any:
+                kwargs["environ_base"] = {"REMOTE_ADDR": "127.0.0.1",
+                                          **(kwargs.get("environ_base") or {})}
+                return super().open(*args, **kwargs)
+
+        return LocalClient(self)
+
+    def _plain(self) -> bool:
+        """True while nothing expects Flask's dispatch: no receiver of Flask's request
+        signals, and (once the Flask application exists) no hook but its own."""
+        signals = sys.modules.get("flask.signals")
+        if signals is not None and any(
+                getattr(signals, name).receivers for name in _REQUEST_SIGNALS):
+            return False
+        app: Flask | None = self.__dict__.get("flask")
+        return app is None or _hooks(app) == self._own_hooks
+
+
+def _hooks(app: Flask) -> frozenset[object]:
+    """Every function the Flask application runs around a request or on an error."""
+    found: list[object] = [*app.teardown_appcontext_funcs]
+    for registry in (app.before_request_funcs, app.after_request_funcs,
+                     app.teardown_request_funcs, app.url_value_preprocessors):
+        for functions in registry.values():
+            found.extend(functions)
+    for by_code in app.error_handler_spec.values():
+        for by_class in by_code.values():
+            found.extend(by_class.values())
+    return frozenset(found)
+
+
+def _app_name(environ: WSGIEnvironment) -> str | None:
+    """The ``<APP>`` of ``POST /<APP>`` (one non-empty ASCII path segment), else None."""
+    if environ.get("REQUEST_METHOD") != "POST":
+        return None
+    path: str = environ.get("PATH_INFO", "")
+    name = path[1:]
+    if not name or path[0] != "/" or "/" in name or not name.isascii():
+        return None
+    return name
