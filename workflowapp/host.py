@@ -1,11 +1,13 @@
-"""The host's WSGI application: ``POST /<APP>`` answered here, everything else by Flask.
+"""The host's WSGI application: ``POST /<APP>`` and ``GET /healthz`` answered here, everything
+else by Flask.
 
-``POST /<APP>`` is the one request WorkflowGen sends, so it is answered with werkzeug alone
-(:mod:`workflowapp.post`): no Flask import, application or request context, routing, session
-or signals. The Flask application (:mod:`workflowapp.web`: ``GET /apps``, ``/healthz``,
+``POST /<APP>`` is the one request WorkflowGen sends, and ``GET /healthz`` the one load
+balancers send: both are answered without a framework (:mod:`workflowapp.post`,
+:mod:`workflowapp.wire`): no Flask or werkzeug import, no application or request context,
+routing, session or signals. The Flask application (:mod:`workflowapp.web`: ``GET /apps``,
 ``/metrics``, the 404/405 answers) is built on the first other request. A worker thus starts
-without importing Flask, Jinja and Click (~40 ms of each worker's start, bench/coldstart.py),
-and a call costs less CPU.
+without importing werkzeug, Flask, Jinja and Click (~70 ms of each worker's start,
+bench/coldstart.py), and a call costs less CPU.
 
 Once the Flask application exists, everything goes to it while it has hooks this path would
 skip (``before_request``, URL value preprocessors, teardown functions, receivers of Flask's
@@ -22,7 +24,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .auth import FailureLimiter
-from .post import SECURITY_HEADERS, answer, unexpected
+from .post import SECURITY_HEADERS, answer, text, unexpected
 from .wire import Request, Response
 
 if TYPE_CHECKING:
@@ -63,10 +65,11 @@ class Host:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
                  ) -> Iterable[bytes]:
         name = _app_name(environ)
-        if name is None or not self._plain():
-            return self.flask(environ, start_response)
-        response = self.post(name, environ)
-        return response(environ, start_response)
+        if name is not None and self._plain():
+            return self.post(name, environ)(environ, start_response)
+        if _is_healthz(environ) and self._plain():
+            return _healthz()(environ, start_response)
+        return self.flask(environ, start_response)
 
     def post(self, name: str, environ: WSGIEnvironment) -> Response:
         """The answer to ``POST /<name>``, security headers included."""
@@ -112,6 +115,17 @@ def _hooks(app: Flask) -> frozenset[object]:
         for by_class in by_code.values():
             found.extend(by_class.values())
     return frozenset(found)
+
+
+def _is_healthz(environ: WSGIEnvironment) -> bool:
+    """``GET /healthz``, which load balancers send every few seconds."""
+    return environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO") == "/healthz"
+
+
+def _healthz() -> Response:
+    response = text("ok", 200)
+    response.headers.update(SECURITY_HEADERS)
+    return response
 
 
 def _app_name(environ: WSGIEnvironment) -> str | None:
