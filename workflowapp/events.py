@@ -12,22 +12,20 @@ and never fails the call being served.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Literal, NamedTuple
 
 Outcome = Literal["ok", "error", "ignored_error"]
 
 
-@dataclass(frozen=True)
-class CallStarted:
+class CallStarted(NamedTuple):
     """An application began to run on a received context."""
 
     app: str
 
 
-@dataclass(frozen=True)
-class CallEnded:
+class CallEnded(NamedTuple):
     """An application finished: how, with which HTTP status and code, and its upstream figures."""
 
     app: str
@@ -40,27 +38,24 @@ class CallEnded:
     retries: int = 0
     provider: str | None = None
     model: str | None = None
-    tokens: dict[str, int] = field(default_factory=dict)  # prompt / completion / cached
+    tokens: Mapping[str, int] = MappingProxyType({})  # prompt / completion / cached
 
 
-@dataclass(frozen=True)
-class UpstreamAttempt:
+class UpstreamAttempt(NamedTuple):
     """One HTTP request sent upstream ended: a status, or ``None`` for a transport failure."""
 
     provider: str
     status: int | None
 
 
-@dataclass(frozen=True)
-class UpstreamRetry:
+class UpstreamRetry(NamedTuple):
     """The client is about to retry; ``reason`` is short and stable (``429``, ``timeout``...)."""
 
     provider: str
     reason: str
 
 
-@dataclass(frozen=True)
-class HttpRejected:
+class HttpRejected(NamedTuple):
     """A request refused before any application ran (401, 404, 408, 413, 429)."""
 
     status: int

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import jsontext
 from .errors import ParameterError
@@ -37,8 +37,7 @@ _DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?(?:;[\w=.+-]+)*;base64,(.*)$"
 # --- content parts ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TextPart:
+class TextPart(NamedTuple):
     """``{"type": "text", "text": …}``."""
 
     text: str
@@ -47,8 +46,7 @@ class TextPart:
         return {"type": "text", "text": self.text}
 
 
-@dataclass(frozen=True)
-class ImagePart:
+class ImagePart(NamedTuple):
     """``{"type": "image_url", "image_url": {"url", "detail"}}``; ``url`` may be a data URL."""
 
     url: str
@@ -71,8 +69,7 @@ class ImagePart:
         return {"type": "image_url", "image_url": image}
 
 
-@dataclass(frozen=True)
-class FilePart:
+class FilePart(NamedTuple):
     """``{"type": "file", "file": {"filename", "file_data"}}``: a document (PDF) as a data URL,
     or a provider ``file_id``."""
 
@@ -94,8 +91,7 @@ class FilePart:
         return {"type": "file", "file": file}
 
 
-@dataclass(frozen=True)
-class OtherPart:
+class OtherPart(NamedTuple):
     """A part type this host does not model (``input_audio``, ``refusal``...), kept as given."""
 
     value: dict[str, Any]
@@ -198,8 +194,7 @@ def part_kind(part: Part) -> str:
 # --- tool calls -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ToolCall:
+class ToolCall(NamedTuple):
     """A tool call the model made: ``arguments`` is the JSON text of its parameters."""
 
     id: str | None

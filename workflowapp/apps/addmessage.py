@@ -22,8 +22,7 @@ objects, those messages are appended as they are and ``ROLE`` is not used; any o
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import jsontext
 from ..errors import MissingParameter, ParameterError
@@ -257,8 +256,7 @@ def _all_tool_call_ids(history: list[dict[str, Any]]) -> set[str]:
 # --- another request's history ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RemoteHistory:
+class RemoteHistory(NamedTuple):
     """The history kept in TEXT data ``name`` of request ``number``, through GraphQL."""
 
     api: WorkflowGenGraphql

@@ -261,8 +261,8 @@ class Call:
             raise ConfigurationError(
                 f"The setting AnthropicPromptCache must be Y or N, not {cache!r}."
             )
-        return replace(endpoint, anthropic_version=settings.get("AnthropicApiVersion")
-                       or "2023-06-01", prompt_cache=cache in YES)
+        return endpoint._replace(anthropic_version=settings.get("AnthropicApiVersion")
+                                 or "2023-06-01", prompt_cache=cache in YES)
 
     def options(self) -> CallOptions:
         """Timeouts and retries from the settings, overridden by TIMEOUT and MAX_RETRIES.

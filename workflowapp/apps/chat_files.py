@@ -9,7 +9,7 @@ files or as text, images within its size limits.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..attachments import (
@@ -75,7 +75,7 @@ def attachment_files(call: Call) -> list[tuple[str, FileRef]]:
         if match is None or not parameter.is_input:
             continue
         if match.group(1):
-            value = coerce_input(replace(NUMBERED, name=parameter.name), parameter.value)
+            value = coerce_input(NUMBERED._replace(name=parameter.name), parameter.value)
         else:
             value = call.file("ATTACHMENT")
         if isinstance(value, FileRef):

@@ -20,7 +20,7 @@ import mimetypes
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..context.model import FileRef
 from ..errors import (
@@ -43,8 +43,7 @@ GENERIC_TYPE = "application/octet-stream"
 _WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\|//)")
 
 
-@dataclass(frozen=True)
-class LocalFile:
+class LocalFile(NamedTuple):
     """A FILE parameter read from disk: its name, content type, bytes and local path."""
 
     name: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..context.model import DataType, Direction
 from ..errors import UnknownApplication
@@ -22,8 +22,7 @@ TEXT, NUMERIC, DATETIME, FILE = DataType.TEXT, DataType.NUMERIC, DataType.DATETI
 IN, OUT, INOUT = Direction.IN, Direction.OUT, Direction.INOUT
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     """One declared parameter of an application.
 
     ``yes_no`` marks TEXT ``Y``/``N`` switches; ``minimum``/``maximum``/``integer`` bound a

@@ -13,8 +13,7 @@ from __future__ import annotations
 import io
 import math
 import warnings
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .sniff import JPEG, PNG, WEBP
 
@@ -28,8 +27,7 @@ _BAND = 64
 _NEAR = 0.95
 
 
-@dataclass(frozen=True)
-class ImageLimits:
+class ImageLimits(NamedTuple):
     """What a provider accepts per image: longest edge in pixels, size in bytes (None: any)."""
 
     max_edge: int | None = None

@@ -19,8 +19,7 @@ import base64
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..context._xml import NOT_XML, escape_text
 from ..errors import ParameterError
@@ -37,14 +36,13 @@ DETAILS = ("auto", "low", "high")
 ANTHROPIC_IMAGES = ImageLimits(max_edge=1568, max_bytes=3_750_000)
 
 
-@dataclass(frozen=True)
-class Accepts:
+class Accepts(NamedTuple):
     """The attachment parts a provider takes: images or not, PDFs as files or not, and its
     image limits."""
 
     image: bool = True
     pdf: bool = False
-    images: ImageLimits = field(default_factory=ImageLimits)
+    images: ImageLimits = ImageLimits()
 
 
 def content_part(attachment: Attachment, accepts: Accepts, *, detail: str,

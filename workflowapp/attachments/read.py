@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..apps.files import file_name, file_size, locate, read_limited
 from ..context.model import FileRef
@@ -31,8 +31,7 @@ _ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "application
             "text/xml": "application/xml"}
 
 
-@dataclass(frozen=True)
-class Attachment:
+class Attachment(NamedTuple):
     """One file given to the model: what it is (from its content) and its bytes.
 
     ``text`` is the text sent for text files and ``.docx`` (headed by the name); ``pixels``

@@ -10,7 +10,7 @@ and ``MESSAGE_HISTORY`` keep OpenAI's shapes whatever the provider.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from ..messages import Message
 
@@ -18,8 +18,7 @@ from ..messages import Message
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 
 
-@dataclass(frozen=True)
-class Tool:
+class Tool(NamedTuple):
     """A function the model may call (OpenAI's ``function`` object)."""
 
     name: str
@@ -38,8 +37,7 @@ class Tool:
         return {"type": "function", "function": function}
 
 
-@dataclass(frozen=True)
-class ResponseFormat:
+class ResponseFormat(NamedTuple):
     """``json_object``, or ``json_schema`` with its name, schema and optional ``strict``."""
 
     type: Literal["json_object", "json_schema"]

@@ -42,8 +42,8 @@ import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any, NamedTuple, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -118,8 +118,7 @@ class Response:
     duration_ms: float = 0.0  # the whole call's, set when it ends (retries included)
 
 
-@dataclass(frozen=True)
-class _Payload:
+class _Payload(NamedTuple):
     """A request body that can be sent again on a retry."""
 
     data: bytes | bytearray | list[tuple[str, str]]
@@ -133,8 +132,7 @@ class _Payload:
 Resend = Callable[[int | None, ErrorInfo, dict[str, Any]], dict[str, Any] | None]
 
 
-@dataclass(frozen=True)
-class _Failed:
+class _Failed(NamedTuple):
     """A call that ended in an error, kept unraised so the resend hook can still look at it."""
 
     error: UpstreamError
@@ -293,7 +291,7 @@ class Client:
             timeout = self._timeouts(options, started)
             if timeout is None:
                 return _Failed(
-                    deadline_error(replace(failure, retries=attempt), options.deadline or 0)
+                    deadline_error(failure._replace(retries=attempt), options.deadline or 0)
                 )
             headers = _headers(api_key, provider, payload, attempt, given)
             try:
@@ -306,7 +304,7 @@ class Client:
                     else policy.Decision(None, "")
                 )
                 if decision.delay is None:
-                    failed = replace(failure, retries=attempt, note=decision.reason or None)
+                    failed = failure._replace(retries=attempt, note=decision.reason or None)
                     return _Failed(self._transport_error(failed, exc, timeout, options), exc)
                 self._backoff(decision, type(exc).__name__, url, api_key, log)
                 self._emit(UpstreamRetry(provider.value,
@@ -316,14 +314,14 @@ class Client:
             self._emit(UpstreamAttempt(provider.value, answer.status_code))
             text = _decode(answer)
             if 200 <= answer.status_code < 300:
-                return self._success(answer, text, replace(failure, retries=attempt))
+                return self._success(answer, text, failure._replace(retries=attempt))
             info = parse_error_body(text, answer.headers.get("content-type"))
             decision = self._decide(
                 answer.status_code, answer.headers, info.retry_code, attempt, options, started
             )
             if decision.delay is None:
                 note = decision.reason if policy.retryable_status(answer.status_code) else None
-                failed = replace(failure, retries=attempt, note=note)
+                failed = failure._replace(retries=attempt, note=note)
                 error = status_error(
                     failed,
                     answer.status_code,
@@ -504,8 +502,7 @@ def _ca_bundle() -> bool | str:
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
 
-@dataclass(frozen=True)
-class AllowEntry:
+class AllowEntry(NamedTuple):
     """One ``WorkflowAppAllowedHosts`` entry: ``host``, ``*.domain``, ``host:port``, or
     ``scheme://host[:port]``; ``*`` alone allows every URL."""
 

@@ -18,8 +18,7 @@ import html
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import requests
@@ -69,8 +68,7 @@ def request_id(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class ErrorInfo:
+class ErrorInfo(NamedTuple):
     """What an error body says, as far as it could be read."""
 
     message: str | None = None
@@ -222,8 +220,7 @@ def shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
-@dataclass(frozen=True)
-class Failure:
+class Failure(NamedTuple):
     """Where a failed call went and what we know of it, for building the error."""
 
     provider: Provider

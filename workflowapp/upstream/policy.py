@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
+from typing import NamedTuple
 
 from requests.structures import CaseInsensitiveDict
 
@@ -46,8 +46,7 @@ SPEND_LIMIT_CODE = "spend_limit"
 _RETRY_STATUSES = frozenset({408, 409, 429})
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """The verdict on one failed attempt: ``delay`` seconds before retrying, or why not."""
 
     delay: float | None

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ...errors import ParameterError
@@ -145,8 +144,7 @@ def auth_headers(provider: Provider, api_key: str) -> dict[str, str]:
 # --- one call's endpoint ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     """Where one call goes and how: resolved once by the call (``Call.endpoint``)."""
 
     provider: Provider
@@ -183,8 +181,7 @@ SAMPLING = {"TEMPERATURE": "temperature", "TOP_P": "top_p",
             "FREQUENCY_PENALTY": "frequency_penalty", "PRESENCE_PENALTY": "presence_penalty"}
 
 
-@dataclass(frozen=True)
-class Capabilities:
+class Capabilities(NamedTuple):
     """What a provider takes: for each feature of :data:`FEATURES`, how it is sent (a short
     text for the README table), or ``None`` when the provider does not have it; and the content
     part kinds (``text``, ``image``, ``pdf``) it carries natively."""
@@ -215,8 +212,7 @@ def check_sampling(request: ChatRequest, capabilities: Capabilities, provider: P
     return kept
 
 
-@dataclass(frozen=True)
-class Encoded:
+class Encoded(NamedTuple):
     """A request ready to send: URL, extra headers (auth included) and JSON body."""
 
     url: str
@@ -228,8 +224,7 @@ class Encoded:
 # --- run-time lessons -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Adaptation:
+class Adaptation(NamedTuple):
     """One change made to a chat body after the model rejected a parameter."""
 
     kind: Literal["rename", "drop", "json_tool"]
@@ -246,22 +241,21 @@ class Adaptation:
         return f"model {model} does not take {self.param}; sending it no more"
 
 
-@dataclass(frozen=True)
-class ChatProfile:
+class ChatProfile(NamedTuple):
     """What a (host, model) was found to need: its token field, the parameters it rejects, and
     whether structured output must go through a forced tool (Anthropic models without it)."""
 
     token_field: str | None = None
-    dropped: frozenset[str] = field(default_factory=frozenset)
+    dropped: frozenset[str] = frozenset()
     json_tool: bool = False
 
     def learn(self, adaptation: Adaptation) -> ChatProfile:
         """This profile with ``adaptation`` remembered."""
         if adaptation.kind == "rename":
-            return replace(self, token_field=adaptation.to)
+            return self._replace(token_field=adaptation.to)
         if adaptation.kind == "json_tool":
-            return replace(self, json_tool=True)
-        return replace(self, dropped=self.dropped | {adaptation.param})
+            return self._replace(json_tool=True)
+        return self._replace(dropped=self.dropped | {adaptation.param})
 
 
 class Profiles:
