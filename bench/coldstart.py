@@ -3,9 +3,12 @@
 * gunicorn: ``python -m gunicorn --config config/gunicorn.conf.py`` started, then the driver
   posts (retrying every 5 ms while the port refuses) until a 200 comes back;
 * plain Python: ``python -c`` importing workflowapp, ``create_app()`` and one call through the
-  WSGI app (Flask's test client), the upstream being the loopback fake;
+  WSGI application (called directly, as a server does), the upstream being the loopback fake;
 * ``python -c pass``: the interpreter alone, the floor;
-* ``python -X importtime``: which packages the import of the host and its applications costs.
+* ``python -X importtime``: which packages the import of the host and its applications costs;
+* the worker's own part, timed by gunicorn hooks (the packaged configuration plus four hooks,
+  for both applications): from its fork to its application loaded, and its first request. The
+  spawn-to-answer figures above carry the master's start and the VM's noise; these do not.
 
     python bench/coldstart.py [--quick]
 """
@@ -52,7 +55,7 @@ from bench.common import (  # noqa: E402
 TARGET_RATIO = 1.0
 
 FIRST_CALL = r"""
-import sys, time, base64
+import io, sys, time, base64
 t0 = time.perf_counter()
 import workflowapp
 from workflowapp import create_app
@@ -60,9 +63,13 @@ t1 = time.perf_counter()
 app = create_app()
 t2 = time.perf_counter()
 body = base64.b64decode(sys.argv[1])
-response = app.test_client().post("/OPENAICHAT", data=body)
+environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/OPENAICHAT", "REMOTE_ADDR": "127.0.0.1",
+           "CONTENT_TYPE": "application/xml", "CONTENT_LENGTH": str(len(body)),
+           "wsgi.input": io.BytesIO(body)}
+status = []
+data = b"".join(app(environ, lambda line, headers: status.append(line)))
 t3 = time.perf_counter()
-assert response.status_code == 200 and b"Hello!" in response.data, response.data[:300]
+assert status[0].startswith("200") and b"Hello!" in data, data[:300]
 print(f"{t1 - t0:.6f} {t2 - t1:.6f} {t3 - t2:.6f}", flush=True)
 """
 
@@ -128,6 +135,60 @@ def gunicorn_start(work: Path, fake: Service, models: dict[str, ServerModel], ru
     return {name: found[1:] for name, found in times.items()}
 
 
+#: The packaged configuration plus hooks that print when each step of a worker's life happens.
+TIMED_CONFIG = """
+import resource, sys, time
+from workflowapp.gunicorn_conf import *  # noqa: F403
+
+def _mark(what, pid):
+    # A forked worker's own CPU time starts at zero.
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = used.ru_utime + used.ru_stime
+    sys.stderr.write(f"TIMING {what} {pid} {time.perf_counter():.6f} {cpu:.6f}\\n")
+
+def post_fork(server, worker): _mark("fork", worker.pid)
+def post_worker_init(worker): _mark("loaded", worker.pid)
+def pre_request(worker, req): _mark("request", worker.pid)
+def post_request(worker, req, environ, resp): _mark("answered", worker.pid)
+"""
+
+
+def worker_timeline(work: Path, fake: Service, apps: dict[str, str], runs: int
+                    ) -> dict[str, dict[str, list[float]]]:
+    """Per application: ms from the answering worker's fork to its application loaded (wall
+    and CPU time), and of its first request (the applications take turns, as in
+    :func:`gunicorn_start`)."""
+    config = work / "timed.conf.py"
+    config.write_text(TIMED_CONFIG)
+    body = chat_context("dataset", f"{fake.url}/v1/chat/completions")
+    found: dict[str, dict[str, list[float]]] = {
+        name: {"boot_ms": [], "boot_cpu_ms": [], "first_request_ms": []} for name in apps}
+    for _ in range(runs + 1):
+        for name, app in apps.items():
+            port = free_port()
+            log_path = work / f"timed-{port}.log"
+            with log_path.open("wb") as log:
+                proc = subprocess.Popen(
+                    [PYTHON, "-m", "gunicorn", "--config", str(config), "--bind",
+                     f"{HOST}:{port}", app], env=cached_env(work, fake), cwd=work,
+                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                with running(Service(name, proc, port, log_path)):
+                    post_until_answered(port, body, "application/xml", 30.0)
+            marks: dict[tuple[str, str], tuple[float, float]] = {}
+            for line in log_path.read_text(errors="replace").splitlines():
+                if line.startswith("TIMING "):
+                    _, what, pid, when, cpu = line.split()
+                    marks.setdefault((what, pid), (float(when), float(cpu)))
+            pid = next(pid for what, pid in marks if what == "answered")
+            found[name]["boot_ms"].append(
+                (marks["loaded", pid][0] - marks["fork", pid][0]) * 1000)
+            found[name]["boot_cpu_ms"].append(marks["loaded", pid][1] * 1000)
+            found[name]["first_request_ms"].append(
+                (marks["answered", pid][0] - marks["request", pid][0]) * 1000)
+    return {name: {key: values[1:] for key, values in figures.items()}
+            for name, figures in found.items()}
+
+
 def python_start(work: Path, fake: Service, runs: int, bytecode: bool = True
                  ) -> list[dict[str, float]]:
     body = chat_context("dataset", f"{fake.url}/v1/chat/completions")
@@ -186,13 +247,15 @@ KEY_MODULES = (
 
 
 def run(quick: bool = False, model: ServerModel = CHOSEN) -> dict[str, Any]:
-    runs = 2 if quick else 7
+    runs = 2 if quick else 15
     busy = wait_quiet(3 if quick else 60)
     with workspace() as work:
         fake = start_fake(work, 0, "fake-0ms")
         with running(fake):
             starts = gunicorn_start(
                 work, fake, {"serve": SERVE, "gunicorn": model, "baseline": BASELINE}, runs)
+            workers = worker_timeline(work, fake, {"host": model.app, "baseline": BASELINE.app},
+                                      runs)
             python_runs = python_start(work, fake, runs)
             uncached = python_start(work, fake, max(2, runs // 2), bytecode=False)
             imports = import_costs(work, fake)
@@ -206,6 +269,9 @@ def run(quick: bool = False, model: ServerModel = CHOSEN) -> dict[str, Any]:
         "python": python_summary, "python_runs": python_runs,
         "python_no_bytecode_s": median([run["total_s"] for run in uncached]),
         "bare_python_s": median(bare), "imports": imports, "target_ratio": TARGET_RATIO,
+        "worker": {name: {key: {"median": median(values), "runs": values}
+                          for key, values in figures.items()}
+                   for name, figures in workers.items()},
         "workers": os.cpu_count(),
     }
 
@@ -232,6 +298,20 @@ def report(result: dict[str, Any]) -> str:
     ]
     text = ("Cold start (seconds, median; .pyc files cached as in an installed package)\n"
             + table(["what", "median s", "min s"], rows, 3))
+    worker = result["worker"]
+    boot = [[f"{name}: fork to application loaded", figures["boot_ms"]["median"]]
+            for name, figures in worker.items()]
+    boot += [[f"{name}: CPU time of that", figures["boot_cpu_ms"]["median"]]
+             for name, figures in worker.items()]
+    boot += [[f"{name}: first request", figures["first_request_ms"]["median"]]
+             for name, figures in worker.items()]
+    boot.append(["  ratio host / pass-through (boot + first request)",
+                 (worker["host"]["boot_ms"]["median"]
+                  + worker["host"]["first_request_ms"]["median"])
+                 / (worker["baseline"]["boot_ms"]["median"]
+                    + worker["baseline"]["first_request_ms"]["median"])])
+    text += ("\n\nThe answering worker (ms, median; same configuration plus timing hooks)\n"
+             + table(["what", "median ms"], boot, 2))
     imports = result["imports"]
     packages = [[name, ms] for name, ms in imports["self_ms_by_package"].items()]
     text += ("\n\nImport cost by package (ms of -X importtime self time, total "
@@ -243,7 +323,7 @@ def report(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 runs instead of 7")
+    parser.add_argument("--quick", action="store_true", help="2 runs instead of 15")
     args = parser.parse_args(argv)
     result = run(args.quick)
     print(report(result))
