@@ -4,8 +4,8 @@ directly to the fake upstream.
 Two fakes answer in 0 ms and 50 ms; at concurrency 1 and 32 the driver alternates blocks of
 direct, DataSet-XML and JSON calls (so drift hits all three alike), and the host's CPU is read
 from /proc/<pid>/stat of its master and workers before and after each block. The difference of
-the percentiles is what the host adds: HTTP parsing, Flask, context read + validation + render,
-the pooled upstream call and its JSON.
+the percentiles is what the host adds: HTTP parsing, its web layer, context read + validation +
+render, the pooled upstream call and its JSON.
 
     python bench/latency.py [--quick] [--cases 0:1,0:32,50:1,50:32] [--against OTHER_CHECKOUT]
 """

@@ -91,7 +91,7 @@ backlog = 2048
 # never closes an idle kept-alive connection (each holds a pool slot); this worker closes them
 # after `keepalive` seconds.
 worker_class = serving.setting("WORKFLOWAPP_WORKER_CLASS")
-# One worker per core: the per-call CPU (HTTP, Flask, JSON, TLS) is spread over the cores (at
+# One worker per core: the per-call CPU (HTTP, contexts, JSON, TLS) is spread over the cores (at
 # 1,000 calls all starting at once, one worker measured 89 % of the direct rate, two 93 %) and
 # a worker that dies takes only its share of the calls in flight with it. More workers than
 # cores only add memory (~45 MiB each).
