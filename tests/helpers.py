@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,11 @@ from workflowapp.context.model import (
 SECRET_KEY = "sk-test-SECRET-0123456789abcdef"
 
 FORMATS = [Format.DATASET, Format.JSON]
+
+
+def typed(records: Iterable[Any]) -> list[tuple[str, tuple[Any, ...]]]:
+    """Records with their class name: NamedTuples of two classes compare equal by value alone."""
+    return [(type(record).__name__, tuple(record)) for record in records]
 
 
 def services_of(client: WebClient) -> Services:

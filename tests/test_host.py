@@ -7,12 +7,14 @@ from __future__ import annotations
 import base64
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask, request_finished
+from flask import Flask, appcontext_tearing_down, request_finished
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client as WebClient
@@ -20,6 +22,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from tests.helpers import context, out, param
 from workflowapp.context.model import Format
+from workflowapp.events import CallEnded
 from workflowapp.host import Host
 
 ECHO = context(param("A", "é & <b>"), out("A_OUT"))
@@ -190,3 +193,56 @@ def test_a_worker_serving_posts_and_healthz_imports_no_framework(tmp_path: Path)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert done.stdout.decode().splitlines() == [
         "[]", "['flask', 'jinja2', 'werkzeug', 'werkzeug.routing']"]
+
+
+def test_a_middleware_on_wsgi_app_sees_every_route(host: Host) -> None:
+    seen: list[str] = []
+    inner = host.wsgi_app
+
+    def middleware(environ: Any, start_response: Any) -> Any:
+        seen.append(environ["PATH_INFO"])
+        environ["REMOTE_ADDR"] = "10.7.7.7"  # as ProxyFix would from X-Forwarded-For
+        return inner(environ, start_response)
+
+    host.wsgi_app = middleware
+    records: list[object] = []
+    host.services.events.subscribe(records.append)
+    client = host.test_client()
+    assert client.post("/ECHO", data=ECHO, headers={"Authorization": GOOD}).status_code == 200
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/apps", headers={"Authorization": GOOD}).status_code == 200
+    assert seen == ["/ECHO", "/healthz", "/apps"]
+    assert [event.client for event in records if isinstance(event, CallEnded)] == ["10.7.7.7"]
+
+
+def test_steps_aside_for_receivers_of_flask_app_context_signals(host: Host, app: Flask,
+                                                                dispatched: list[str]) -> None:
+    torn: list[object] = []
+
+    def record(sender: Any, **_: Any) -> None:
+        torn.append(sender)
+
+    appcontext_tearing_down.connect(record, app)
+    try:
+        response = host.test_client().post("/ECHO", data=ECHO, headers={"Authorization": GOOD})
+    finally:
+        appcontext_tearing_down.disconnect(record, app)
+    assert response.status_code == 200
+    assert torn == [app]
+    assert dispatched == ["/ECHO"]
+
+
+def test_the_flask_application_is_built_once_whatever_the_threads(
+        make_client: Callable[..., WebClient]) -> None:
+    host = make_client().application
+    assert isinstance(host, Host)
+    start = threading.Barrier(8)
+
+    def build() -> Flask:
+        start.wait()
+        return host.flask
+
+    with ThreadPoolExecutor(8) as pool:
+        built = list(pool.map(lambda _: build(), range(8)))
+    assert all(each is built[0] for each in built)
+    assert host._plain()

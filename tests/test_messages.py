@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.helpers import typed
 from workflowapp.errors import ParameterError
 from workflowapp.messages import (
     FilePart,
@@ -91,7 +92,7 @@ def test_assistant_from_openai_is_lenient() -> None:
         {"type": "text", "text": "a"}, {"type": "thinking"}, {"type": "text", "text": "b"}],
         "tool_calls": [{"id": 3, "function": {"arguments": {"x": 1}}}]})
     assert message.content == "ab"
-    assert message.tool_calls == (ToolCall(None, "", '{"x": 1}'),)
+    assert typed(message.tool_calls) == typed([ToolCall(None, "", '{"x": 1}')])
     assert assistant_from_openai(None) == Message("assistant")
 
 

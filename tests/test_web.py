@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client as WebClient
 
-from tests.helpers import FORMATS, context, out, param, post, services_of
+from tests.helpers import FORMATS, context, out, param, post, services_of, typed
 from workflowapp.context import read_context
 from workflowapp.context.model import Format
 from workflowapp.events import HttpRejected
@@ -245,4 +245,4 @@ def test_a_body_timeout_is_408_closing_the_connection_and_an_event(
     assert response.status_code == 408
     assert response.headers["Connection"] == "close"
     assert response.headers["X-WorkflowApp-Error"] == "body_timeout"
-    assert seen == [HttpRejected(408, "127.0.0.1")]
+    assert typed(seen) == typed([HttpRejected(408, "127.0.0.1")])

@@ -21,18 +21,23 @@ header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max
 lengths = st.one_of(st.none(), st.integers(0, 10**9).map(str),
                     st.sampled_from(["", " 12 ", "-1", "+5", "1_000", "0x10", "١٢", "7 8",
                                      "\t9"]), header_text)
+codings = st.one_of(st.none(), st.sampled_from([
+    "chunked", "Chunked", "gzip, chunked", "gzip,chunked", " chunked ", "x-chunked", "notchunked",
+    "chunked;q=1", "gzip", "", "identity, CHUNKED"]), header_text)
 paths = st.text(st.characters(codec="utf-8", exclude_characters="?#"), max_size=16)
 
 
 def environ_of(path: str, query: str, headers: dict[str, str], length: str | None,
-               chunked: bool, address: str | None) -> dict[str, object]:
+               coding: str | None, address: str | None, extra: dict[str, str]
+               ) -> dict[str, object]:
     environ = EnvironBuilder(path="/" + path, query_string=query, headers=list(headers.items()),
                              method="POST").get_environ()
     environ.pop("CONTENT_LENGTH", None)
     if length is not None:
         environ["CONTENT_LENGTH"] = length
-    if chunked:
-        environ["HTTP_TRANSFER_ENCODING"] = "gzip, Chunked"
+    if coding is not None:
+        environ["HTTP_TRANSFER_ENCODING"] = coding
+    environ.update(extra)
     if address is not None:
         environ["REMOTE_ADDR"] = address
     else:
@@ -44,12 +49,14 @@ def environ_of(path: str, query: str, headers: dict[str, str], length: str | Non
                                  max_size=10),
        headers=st.dictionaries(st.sampled_from(["Authorization", "Content-Type", "X-Custom",
                                                 "api-key", "Cookie"]), header_text),
-       length=lengths, chunked=st.booleans(),
-       address=st.one_of(st.none(), st.sampled_from(["10.0.0.1", "::1"])))
+       length=lengths, coding=codings,
+       address=st.one_of(st.none(), st.sampled_from(["10.0.0.1", "::1"])),
+       extra=st.dictionaries(st.sampled_from(["HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH",
+                                              "HTTP_X_FORWARDED_FOR"]), header_text))
 def test_request_reads_what_werkzeug_reads(path: str, query: str, headers: dict[str, str],
-                                           length: str | None, chunked: bool,
-                                           address: str | None) -> None:
-    environ = environ_of(path, query, headers, length, chunked, address)
+                                           length: str | None, coding: str | None,
+                                           address: str | None, extra: dict[str, str]) -> None:
+    environ = environ_of(path, query, headers, length, coding, address, extra)
     ours, theirs = Request(environ), WerkzeugRequest(environ)
     assert ours.method == theirs.method
     assert ours.path == theirs.path

@@ -9,17 +9,19 @@ routing, session or signals. The Flask application (:mod:`workflowapp.web`: ``GE
 without importing werkzeug, Flask, Jinja and Click (~70 ms of each worker's start,
 bench/coldstart.py), and a call costs less CPU.
 
-Once the Flask application exists, everything goes to it while it has hooks this path would
-skip (``before_request``, URL value preprocessors, teardown functions, receivers of Flask's
-request signals): observers belong on :mod:`workflowapp.events`, which both paths emit alike.
-Both paths answer through :func:`workflowapp.post.answer`, with the same security headers and
-error answers (``tests/test_host.py`` compares them).
+Everything goes to Flask while something expects its dispatch: hooks of one's own on the Flask
+application (``before_request``, ``after_request``, error handlers, teardown functions, URL
+value preprocessors) or receivers of Flask's request and app-context signals; observers belong
+on :mod:`workflowapp.events`, which both paths emit alike. Both paths answer through
+:func:`workflowapp.post.answer`, with the same security headers and error answers
+(``tests/test_host.py`` compares them). A WSGI middleware wraps ``host.wsgi_app``, as with
+Flask, and then sees every request.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -30,15 +32,16 @@ from .wire import Request, Response
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from flask import Flask
     from werkzeug.test import Client
 
     from .apps.call import Services
 
-#: Flask's per-request signals, which the POST path does not send.
+#: Flask's signals around a request, which the host's own path does not send.
 _REQUEST_SIGNALS = ("request_started", "request_finished", "got_request_exception",
-                    "request_tearing_down")
+                    "request_tearing_down", "appcontext_pushed", "appcontext_popped",
+                    "appcontext_tearing_down")
 
 
 class Host:
@@ -51,19 +54,36 @@ class Host:
         self.metrics = metrics
         self.limiter = FailureLimiter(services.settings.get_int("WorkflowAppAuthFailureLimit"))
         self.limit = services.settings.max_request_bytes
+        #: What the server calls: wrap it for a WSGI middleware, as with Flask
+        #: (``host.wsgi_app = ProxyFix(host.wsgi_app)``), so that every route passes through it.
+        self.wsgi_app: WSGIApplication = self.dispatch
+        self._flask: Flask | None = None
+        self._building = threading.Lock()
         self._own_hooks: frozenset[object] = frozenset()
 
-    @functools.cached_property
+    @property
     def flask(self) -> Flask:
-        """The Flask application for every request but a plain ``POST /<APP>``."""
-        from .web import create_app
+        """The Flask application for every request but a plain ``POST /<APP>`` or
+        ``GET /healthz``, built on first use (once, whatever the threads)."""
+        app = self._flask
+        if app is None:
+            with self._building:
+                if self._flask is None:
+                    from .web import create_app
 
-        app = create_app(self)
-        self._own_hooks = _hooks(app)
+                    built = create_app(self)
+                    self._own_hooks = _hooks(built)
+                    self._flask = built
+                app = self._flask
         return app
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
                  ) -> Iterable[bytes]:
+        return self.wsgi_app(environ, start_response)
+
+    def dispatch(self, environ: WSGIEnvironment, start_response: StartResponse
+                 ) -> Iterable[bytes]:
+        """The host itself; ``wsgi_app`` unless a middleware wraps it."""
         name = _app_name(environ)
         if name is not None and self._plain():
             return self.post(name, environ)(environ, start_response)
@@ -100,7 +120,7 @@ class Host:
         if signals is not None and any(
                 getattr(signals, name).receivers for name in _REQUEST_SIGNALS):
             return False
-        app: Flask | None = self.__dict__.get("flask")
+        app = self._flask
         return app is None or _hooks(app) == self._own_hooks
 
 

@@ -62,8 +62,8 @@ class Request:
         is not a plain number (as werkzeug reads it)."""
         environ = self.environ
         declared = environ.get("CONTENT_LENGTH")
-        chunked = "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()
-        if declared is None or chunked:
+        codings = str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower().split(",")
+        if declared is None or any(coding.strip() == "chunked" for coding in codings):
             return None
         value = str(declared).strip(" \t")
         return int(value) if _DIGITS.fullmatch(value) else 0
@@ -83,7 +83,7 @@ class Request:
     def headers(self) -> Iterator[tuple[str, str]]:
         """Every request header, by its usual name."""
         for key, value in self.environ.items():
-            if key.startswith("HTTP_"):
+            if key.startswith("HTTP_") and key[5:] not in _UNPREFIXED:
                 yield key[5:].replace("_", "-").title(), str(value)
             elif key in _UNPREFIXED and value:
                 yield _UNPREFIXED[key], str(value)

@@ -21,7 +21,7 @@ from werkzeug.test import Client as WebClient
 from tests.fakes import anthropic_replies as areplies
 from tests.fakes import replies
 from tests.fakes.compat_replies import mistral_reply
-from tests.helpers import FORMATS, Reply, out, param, post, services_of
+from tests.helpers import FORMATS, Reply, out, param, post, services_of, typed
 from workflowapp.context.model import Format
 
 ANTHROPIC_KEY = "sk-ant-test-SECRET-anthropic-0123456789"
@@ -301,8 +301,9 @@ def test_attempts_and_retries_reach_the_events_hub(
                  param("USER_MESSAGE", "hi"), out("RESULT_CONTENT"))
     assert reply.status == 200, reply.text
     upstream = [e for e in seen if isinstance(e, UpstreamAttempt | UpstreamRetry)]
-    assert upstream == [UpstreamAttempt("anthropic", 529), UpstreamRetry("anthropic", "529"),
-                        UpstreamAttempt("anthropic", 200)]
+    assert typed(upstream) == typed([UpstreamAttempt("anthropic", 529),
+                                     UpstreamRetry("anthropic", "529"),
+                                     UpstreamAttempt("anthropic", 200)])
 
 
 def test_call_metrics_carry_provider_model_and_tokens(

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.helpers import typed
 from workflowapp.errors import BadUpstreamAnswer, ParameterError
 from workflowapp.messages import (
     PART_KINDS,
@@ -213,7 +214,7 @@ def test_anthropic_decode_tool_use_and_usage() -> None:
                       "cache_read_input_tokens": 4}}
     (choice,), usage = AnthropicAdapter().decode(data, "", Encoded("u", {}, {}))
     assert choice.message.content == "Let me see."
-    assert choice.message.tool_calls == (ToolCall("toolu_1", "f", '{"a": 1}'),)
+    assert typed(choice.message.tool_calls) == typed([ToolCall("toolu_1", "f", '{"a": 1}')])
     assert (usage.prompt, usage.completion, usage.total, usage.cached) == (17, 5, 22, 4)
     with pytest.raises(BadUpstreamAnswer):
         decode_message({"type": "message"})

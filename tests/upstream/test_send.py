@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import responses
 
+from tests.helpers import typed
 from tests.upstream.test_client import KEY, FakeTime, error_body, raw_body
 from workflowapp.errors import UpstreamError
 from workflowapp.events import Events, UpstreamAttempt, UpstreamRetry
@@ -141,8 +142,8 @@ def test_retries_and_adaptation_add_up(
     mock.post(AZURE_URL, status=400, json=UNSUPPORTED_MAX_TOKENS)
     mock.post(AZURE_URL, json=OK)
     assert chat(client, profiles).retries == 1
-    assert events[1] == [UpstreamAttempt("azure", 503), UpstreamRetry("azure", "503"),
-                         UpstreamAttempt("azure", 400), UpstreamAttempt("azure", 200)]
+    assert typed(events[1]) == typed([UpstreamAttempt("azure", 503), UpstreamRetry("azure", "503"),
+                                      UpstreamAttempt("azure", 400), UpstreamAttempt("azure", 200)])
 
 
 @pytest.mark.parametrize(("message", "dropped", "kept"), [
