@@ -164,13 +164,14 @@ def call(method, path, data=b""):
 
 assert call("POST", "/ECHO", body).startswith("200"), call("POST", "/ECHO", body)
 assert call("GET", "/healthz").startswith("200")
+assert call("GET", "/metrics").startswith("200")
 print(sorted(loaded & set(sys.modules)))
 assert call("GET", "/apps").startswith("200")
 print(sorted(loaded & set(sys.modules)))
 """
 
 
-def test_a_worker_serving_posts_and_healthz_imports_no_framework(tmp_path: Path) -> None:
+def test_a_worker_serving_posts_healthz_and_metrics_imports_no_framework(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", WORKER], input=ECHO, capture_output=True,
                           cwd=tmp_path, timeout=60, check=False)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
@@ -231,3 +232,17 @@ def test_the_flask_application_is_built_once_whatever_the_threads(
         built = list(pool.map(lambda _: build(), range(8)))
     assert all(each is built[0] for each in built)
     assert host._plain()
+
+
+@pytest.mark.parametrize("extra", [{}, {"Authorization": GOOD}, {"Authorization": "Basic eA=="}])
+def test_metrics_answered_as_flask_answers_them(host: Host, app: Flask,
+                                                extra: dict[str, str]) -> None:
+    ours = answer(host, "/metrics", "GET", b"", extra)
+    flasks = answer(app, "/metrics", "GET", b"", extra)
+    assert ours[0] == flasks[0]
+    assert [name for name, _ in ours[1]] == [name for name, _ in flasks[1]]
+    assert dict(ours[1])["Content-Type"] == dict(flasks[1])["Content-Type"]
+    if ours[0].startswith("200"):
+        assert b"workflowapp_calls_total" in ours[2]
+    else:
+        assert ours[2] == flasks[2]

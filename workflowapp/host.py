@@ -1,13 +1,13 @@
-"""The host's WSGI application: ``POST /<APP>`` and ``GET /healthz`` answered here, everything
-else by Flask.
+"""The host's WSGI application: ``POST /<APP>``, ``GET /healthz`` and ``GET /metrics`` answered
+here, everything else by Flask.
 
-``POST /<APP>`` is the one request WorkflowGen sends, and ``GET /healthz`` the one load
-balancers send: both are answered without a framework (:mod:`workflowapp.post`,
-:mod:`workflowapp.wire`): no Flask or werkzeug import, no application or request context,
-routing, session or signals. The Flask application (:mod:`workflowapp.web`: ``GET /apps``,
-``/metrics``, the 404/405 answers) is built on the first other request. A worker thus starts
-without importing werkzeug, Flask, Jinja and Click (~70 ms of each worker's start,
-bench/coldstart.py), and a call costs less CPU.
+``POST /<APP>`` is the one request WorkflowGen sends, ``GET /healthz`` the one load balancers
+send and ``GET /metrics`` the one Prometheus sends: they are answered without a framework
+(:mod:`workflowapp.post`, :mod:`workflowapp.wire`): no Flask or werkzeug import, no application
+or request context, routing, session or signals. The Flask application (:mod:`workflowapp.web`:
+``GET /apps``, ``GET /apps/<APP>``, the 404/405 answers) is built on the first other request.
+A worker thus starts without importing werkzeug, Flask, Jinja and Click (~70 ms of each
+worker's start, bench/coldstart.py), and a call costs less CPU.
 
 Everything goes to Flask while something expects its dispatch: hooks of one's own on the Flask
 application (``before_request``, ``after_request``, error handlers, teardown functions, URL
@@ -26,7 +26,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .auth import FailureLimiter
-from .post import SECURITY_HEADERS, answer, text, unexpected
+from .errors import AppError
+from .post import SECURITY_HEADERS, answer, authenticate, refused, text, unexpected
 from .wire import Request, Response
 
 if TYPE_CHECKING:
@@ -87,14 +88,33 @@ class Host:
         name = _app_name(environ)
         if name is not None and self._plain():
             return self.post(name, environ)(environ, start_response)
-        if _is_healthz(environ) and self._plain():
-            return _healthz()(environ, start_response)
+        if environ.get("REQUEST_METHOD") == "GET" and self._plain():
+            path = environ.get("PATH_INFO")
+            if path == "/healthz":
+                return _healthz()(environ, start_response)
+            if path == "/metrics" and self.metrics is not None:
+                return self.scrape(environ)(environ, start_response)
         return self.flask(environ, start_response)
 
     def post(self, name: str, environ: WSGIEnvironment) -> Response:
         """The answer to ``POST /<name>``, security headers included."""
         try:
             response = answer(self, name, Request(environ))
+        except Exception:  # noqa: BLE001 - logged; the client gets a plain 500
+            response = unexpected()
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    def scrape(self, environ: WSGIEnvironment) -> Response:
+        """The answer to ``GET /metrics`` (Prometheus scrapes it every few seconds)."""
+        assert self.metrics is not None
+        request = Request(environ)
+        try:
+            authenticate(self, request)
+            body, content_type = self.metrics()
+            response = Response(body, 200, content_type)
+        except AppError as error:
+            response = refused(self, error, request)
         except Exception:  # noqa: BLE001 - logged; the client gets a plain 500
             response = unexpected()
         response.headers.update(SECURITY_HEADERS)
@@ -135,11 +155,6 @@ def _hooks(app: Flask) -> frozenset[object]:
         for by_class in by_code.values():
             found.extend(by_class.values())
     return frozenset(found)
-
-
-def _is_healthz(environ: WSGIEnvironment) -> bool:
-    """``GET /healthz``, which load balancers send every few seconds."""
-    return environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO") == "/healthz"
 
 
 def _healthz() -> Response:

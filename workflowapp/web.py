@@ -1,10 +1,9 @@
 """The Flask application (the only module importing Flask): every request but a plain
 ``POST /<APP>``, which :class:`workflowapp.host.Host` answers itself.
 
-``GET /apps`` and ``GET /apps/<APP>`` describe the applications; ``GET /healthz`` answers
-load balancers; ``GET /metrics`` exports the Prometheus metrics (when ``WorkflowAppMetrics`` is
-on); ``POST /<APP>`` comes here only while the application has hooks of one's own
-(``before_request``...), and is answered by the same :func:`workflowapp.post.answer`.
+``GET /apps`` and ``GET /apps/<APP>`` describe the applications. ``POST /<APP>``,
+``GET /healthz`` and ``GET /metrics`` (when ``WorkflowAppMetrics`` is on) come here only while
+the application has hooks of one's own (``before_request``...), and are answered alike.
 """
 
 from __future__ import annotations
