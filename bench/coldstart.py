@@ -146,7 +146,10 @@ def _mark(what, pid):
     cpu = used.ru_utime + used.ru_stime
     sys.stderr.write(f"TIMING {what} {pid} {time.perf_counter():.6f} {cpu:.6f}\\n")
 
-def post_fork(server, worker): _mark("fork", worker.pid)
+def post_fork(server, worker):
+    _mark("fork", worker.pid)
+    from workflowapp.serving import post_fork as packaged
+    packaged(server, worker)
 def post_worker_init(worker): _mark("loaded", worker.pid)
 def pre_request(worker, req): _mark("request", worker.pid)
 def post_request(worker, req, environ, resp): _mark("answered", worker.pid)

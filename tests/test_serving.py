@@ -164,3 +164,56 @@ def test_a_killed_masters_metrics_folder_is_removed_at_the_next_start(tmp_path: 
         (folder / "counter_1.db").write_bytes(b"")
     serving._remove_orphans(tmp_path)
     assert not dead.exists() and alive.exists() and other.exists()
+
+
+SWALLOWED = r"""
+import os, signal, sys, time
+from workflowapp import serving
+signal.signal(int(sys.argv[1]), lambda *_: None)  # the master's handler, inherited at fork
+if sys.argv[2] == "hook":
+    serving.post_fork(None, None)
+os.kill(os.getpid(), int(sys.argv[1]))
+time.sleep(0.5)
+print("still running")
+"""
+
+
+@pytest.mark.parametrize("number", [15, 2, 3], ids=["SIGTERM", "SIGINT", "SIGQUIT"])
+def test_a_worker_stops_on_a_signal_sent_before_its_own_handlers(number: int) -> None:
+    def run(hook: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([sys.executable, "-c", SWALLOWED, str(number), hook],
+                              capture_output=True, timeout=30, check=False,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+    assert run("none").stdout.strip() == b"still running"  # what the hook prevents
+    ended = run("hook")
+    assert ended.returncode == -number, ended.stderr.decode()[-1000:]
+
+
+SLOW_BOOT = """
+import time
+from workflowapp.gunicorn_conf import *  # noqa: F403
+from workflowapp.gunicorn_conf import post_fork as packaged
+
+def post_fork(server, worker):  # a worker still booting when the stop comes
+    packaged(server, worker)
+    time.sleep(3)
+"""
+
+
+def test_a_stop_sent_while_a_worker_boots_is_not_lost(tmp_path: Path) -> None:
+    config = tmp_path / "slow.conf.py"
+    config.write_text(SLOW_BOOT)
+    env = environment(tmp_path, WORKFLOWAPP_WORKERS="1")
+    command = [sys.executable, "-m", "workflowapp.cli", "serve", "--host", "127.0.0.1",
+               "--port", str(free_port()), "--config", str(config)]
+    with running(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                 stderr=subprocess.PIPE) as process:
+        assert process.stderr is not None
+        seen = b""
+        while b"Booting worker" not in seen:
+            line = process.stderr.readline()
+            assert line, seen.decode()
+            seen += line
+        process.terminate()
+        assert process.wait(timeout=20) == 0  # the master's graceful wait is 120 s

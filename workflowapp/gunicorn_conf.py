@@ -52,13 +52,14 @@ import os
 import resource
 
 from workflowapp import serving
-from workflowapp.serving import child_exit, on_exit, on_starting, when_ready
+from workflowapp.serving import child_exit, on_exit, on_starting, post_fork, when_ready
 from workflowapp.settings import ON
 
 __all__ = [  # what ``from workflowapp.gunicorn_conf import *`` gives an override file
     "accesslog", "backlog", "bind", "child_exit", "control_socket_disable", "errorlog",
     "forwarded_allow_ips", "graceful_timeout", "keepalive", "loglevel", "max_requests",
-    "on_exit", "on_starting", "preload_app", "proc_name", "threads", "timeout", "when_ready",
+    "on_exit", "on_starting", "post_fork", "preload_app", "proc_name", "threads", "timeout",
+    "when_ready",
     "worker_class", "worker_connections", "worker_tmp_dir", "workers",
 ]
 

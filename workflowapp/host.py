@@ -64,8 +64,8 @@ class Host:
 
     @property
     def flask(self) -> Flask:
-        """The Flask application for every request but a plain ``POST /<APP>`` or
-        ``GET /healthz``, built on first use (once, whatever the threads)."""
+        """The Flask application for every request the host does not answer itself, built
+        on first use (once, whatever the threads)."""
         app = self._flask
         if app is None:
             with self._building:
@@ -93,7 +93,7 @@ class Host:
             if path == "/healthz":
                 return _healthz()(environ, start_response)
             if path == "/metrics" and self.metrics is not None:
-                return self.scrape(environ)(environ, start_response)
+                return self.scrape(environ, self.metrics)(environ, start_response)
         return self.flask(environ, start_response)
 
     def post(self, name: str, environ: WSGIEnvironment) -> Response:
@@ -105,13 +105,13 @@ class Host:
         response.headers.update(SECURITY_HEADERS)
         return response
 
-    def scrape(self, environ: WSGIEnvironment) -> Response:
+    def scrape(self, environ: WSGIEnvironment, render: Callable[[], tuple[bytes, str]]
+               ) -> Response:
         """The answer to ``GET /metrics`` (Prometheus scrapes it every few seconds)."""
-        assert self.metrics is not None
         request = Request(environ)
         try:
             authenticate(self, request)
-            body, content_type = self.metrics()
+            body, content_type = render()
             response = Response(body, 200, content_type)
         except AppError as error:
             response = refused(self, error, request)
@@ -134,8 +134,8 @@ class Host:
         return LocalClient(self)
 
     def _plain(self) -> bool:
-        """True while nothing expects Flask's dispatch: no receiver of Flask's request
-        signals, and (once the Flask application exists) no hook but its own."""
+        """True while nothing expects Flask's dispatch: no receiver of Flask's request or
+        app-context signals, and (once the Flask application exists) no hook but its own."""
         signals = sys.modules.get("flask.signals")
         if signals is not None and any(
                 getattr(signals, name).receivers for name in _REQUEST_SIGNALS):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -103,6 +104,19 @@ def on_starting(server: Any) -> None:
     """Refuse a configuration that cannot serve, before any worker boots (:func:`check`; again
     here for a configuration file of one's own that reads values before importing ours)."""
     check()
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """A new worker stops on SIGTERM, SIGINT or SIGQUIT even before it has set its own handlers.
+
+    gunicorn's worker sets them only after gevent's monkey-patching (~0.1 s); until then it
+    carries the master's, which merely queue the signal for the master. A stop sent in that
+    window was lost: the worker booted and served on, and the master waited its graceful
+    timeout (a ``systemctl stop`` right after a start hung for two minutes). A worker that has
+    not booted has no call to finish, so the operating system's default, ending it, is right;
+    gunicorn resets the same defaults itself before it installs its handlers."""
+    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(number, signal.SIG_DFL)
 
 
 def when_ready(server: Any) -> None:
