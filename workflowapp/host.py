@@ -86,39 +86,31 @@ class Host:
                  ) -> Iterable[bytes]:
         """The host itself; ``wsgi_app`` unless a middleware wraps it."""
         name = _app_name(environ)
-        if name is not None and self._plain():
-            return self.post(name, environ)(environ, start_response)
-        if environ.get("REQUEST_METHOD") == "GET" and self._plain():
-            path = environ.get("PATH_INFO")
-            if path == "/healthz":
-                return _healthz()(environ, start_response)
-            if path == "/metrics" and self.metrics is not None:
-                return self.scrape(environ, self.metrics)(environ, start_response)
-        return self.flask(environ, start_response)
-
-    def post(self, name: str, environ: WSGIEnvironment) -> Response:
-        """The answer to ``POST /<name>``, security headers included."""
-        try:
-            response = answer(self, name, Request(environ))
-        except Exception:  # noqa: BLE001 - logged; the client gets a plain 500
-            response = unexpected()
-        response.headers.update(SECURITY_HEADERS)
-        return response
-
-    def scrape(self, environ: WSGIEnvironment, render: Callable[[], tuple[bytes, str]]
-               ) -> Response:
-        """The answer to ``GET /metrics`` (Prometheus scrapes it every few seconds)."""
+        path = environ.get("PATH_INFO") if environ.get("REQUEST_METHOD") == "GET" else None
+        render = self.metrics if path == "/metrics" else None
+        if (name is None and path != "/healthz" and render is None) or not self._plain():
+            return self.flask(environ, start_response)
         request = Request(environ)
         try:
-            authenticate(self, request)
-            body, content_type = render()
-            response = Response(body, 200, content_type)
-        except AppError as error:
-            response = refused(self, error, request)
+            if name is not None:
+                response = answer(self, name, request)
+            elif render is not None:
+                response = self.scrape(request, render)
+            else:
+                response = text("ok", 200)
         except Exception:  # noqa: BLE001 - logged; the client gets a plain 500
             response = unexpected()
         response.headers.update(SECURITY_HEADERS)
-        return response
+        return response(environ, start_response)
+
+    def scrape(self, request: Request, render: Callable[[], tuple[bytes, str]]) -> Response:
+        """The answer to ``GET /metrics`` (Prometheus scrapes it every few seconds)."""
+        try:
+            authenticate(self, request)
+        except AppError as error:
+            return refused(self, error, request)
+        body, content_type = render()
+        return Response(body, 200, content_type)
 
     def test_client(self) -> Client:
         """A werkzeug test client calling this application in-process (``workflowapp call``,
@@ -155,12 +147,6 @@ def _hooks(app: Flask) -> frozenset[object]:
         for by_class in by_code.values():
             found.extend(by_class.values())
     return frozenset(found)
-
-
-def _healthz() -> Response:
-    response = text("ok", 200)
-    response.headers.update(SECURITY_HEADERS)
-    return response
 
 
 def _app_name(environ: WSGIEnvironment) -> str | None:
